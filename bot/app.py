@@ -1,0 +1,75 @@
+"""Factories for the bot and the dispatcher. Nothing here runs at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram.utils.i18n import I18n
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import Settings
+from bot.middlewares import DbSessionMiddleware, PersonMiddleware
+from bot.i18n import PersonLocaleMiddleware
+from bot.routers import fallback, start
+
+log = logging.getLogger(__name__)
+
+
+def create_bot(settings: Settings) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    return Bot(
+        token=settings.bot_token.get_secret_value(),
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def create_fsm(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
+    """Redis keeps dialog state and serialises a user's updates across processes; memory for one process."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.redis import DefaultKeyBuilder, RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(settings.redis_url, key_builder=DefaultKeyBuilder(with_destiny=True))
+        return storage, RedisEventIsolation(storage.redis)
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    i18n: I18n,
+    fsm: tuple[BaseStorage, BaseEventIsolation] | None = None,
+) -> Dispatcher:
+    storage, isolation = fsm or create_fsm(settings)
+    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, i18n=i18n)
+    # Order matters: the session must exist before the person is loaded, the person before the locale.
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    dp.update.outer_middleware(PersonMiddleware(settings.coordinator_ids))
+    dp.update.outer_middleware(PersonLocaleMiddleware(i18n))
+    dp.include_router(start.router)
+    dp.include_router(fallback.router)  # last: takes only what no feature took
+    return dp
+
+
+async def set_commands(bot: Bot, i18n: I18n) -> None:
+    """Publish the command menu per language; a Bot API stand-in without the method is not fatal."""
+    from aiogram.exceptions import TelegramAPIError
+
+    from bot.commands import commands_for
+
+    try:
+        for locale in [None, *sorted(i18n.available_locales)]:
+            commands: list[BotCommand] = commands_for(i18n, locale or i18n.default_locale)
+            await bot.set_my_commands(commands, language_code=locale)
+    except TelegramAPIError as exc:
+        log.warning("could not set the command menu: %s", exc)

@@ -1,0 +1,47 @@
+"""Outer middlewares: one database session per update, and the person behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram import BaseMiddleware
+from aiogram.types import Chat, TelegramObject, User
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dialogs.people import touch_person
+
+Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
+
+
+class DbSessionMiddleware(BaseMiddleware):
+    """Open one session per update; services commit their own unit of work, the rest is rolled back."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        async with self.sessionmaker() as session:
+            data["session"] = session
+            return await handler(event, data)
+
+
+class PersonMiddleware(BaseMiddleware):
+    """Load (or create, ids only) the person who sent the update; roles come from the database."""
+
+    def __init__(self, coordinator_ids: frozenset[int]) -> None:
+        self.coordinator_ids = coordinator_ids
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        user: User | None = data.get("event_from_user")
+        chat: Chat | None = data.get("event_chat")
+        if user is not None and not user.is_bot:
+            session: AsyncSession = data["session"]
+            data["person"] = await touch_person(
+                session,
+                telegram_user_id=user.id,
+                chat_id=chat.id if chat is not None else user.id,
+                coordinator_ids=self.coordinator_ids,
+            )
+        return await handler(event, data)

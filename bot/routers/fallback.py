@@ -1,0 +1,21 @@
+"""Last in line: whatever no feature took gets a clear answer in the person's language."""
+
+from __future__ import annotations
+
+from aiogram import Router
+from aiogram.types import CallbackQuery, Message
+from aiogram.utils.i18n import gettext as _
+
+router = Router(name="fallback")
+
+
+@router.callback_query()
+async def stale_button(query: CallbackQuery) -> None:
+    """A button of an old message, of a finished flow, or a forged one: say so, change nothing."""
+    await query.answer(_("This button is no longer valid. Please use the newest message."), show_alert=True)
+
+
+@router.message()
+async def not_understood(message: Message) -> None:
+    """Text, photos, stickers, voice: nothing is lost, and the person learns what to do next."""
+    await message.answer(_("🤔 I did not understand that. Please use the buttons, or send /start."))

@@ -1,0 +1,83 @@
+"""Start-up shared by polling, webhook and demo: check the schema, build the services, run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiogram import Bot, Dispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.app import create_bot, create_dispatcher, set_commands
+from bot.config import ConfigError, Settings
+from bot.i18n import create_i18n
+from storage.db import create_engine, create_sessionmaker
+from storage.migrate import SchemaState, schema_status, upgrade
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_schema(database_url: str) -> None:
+    """Refuse to run on a database that is behind; a brand-new empty one is created at head.
+
+    An empty database has nothing to lose, so the embedded default just works on first start. A database
+    with data is never migrated implicitly: that is the operator's decision (``proconnect migrate``),
+    taken after a backup.
+    """
+    try:
+        status = await schema_status(database_url)
+    except (OSError, SQLAlchemyError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ConfigError(f"DATABASE_URL: cannot open the database ({reason})") from None
+    if status.state is SchemaState.EMPTY:
+        log.info("new empty database: creating the schema")
+        await upgrade(database_url)
+    elif status.state is SchemaState.BEHIND:
+        raise ConfigError(
+            f"DATABASE_URL points to a database at revision {status.current}, behind {status.head}: "
+            "run `proconnect migrate` first"
+        )
+    elif status.state is SchemaState.UNKNOWN:
+        raise ConfigError(
+            f"DATABASE_URL points to a database this version does not know (revision {status.current}): "
+            "is it another program's, or from a newer pro:connect?"
+        )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    bot: Bot
+    dp: Dispatcher
+
+
+@asynccontextmanager
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """Everything the bot needs, opened in order and closed in reverse."""
+    await ensure_schema(settings.database_url)
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+    i18n = create_i18n(settings.locales_dir, settings.default_language)
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n)
+    try:
+        await set_commands(bot, i18n)
+        yield Runtime(settings, engine, sessionmaker, bot, dp)
+    finally:
+        await dp.storage.close()
+        await dp.fsm.events_isolation.close()
+        await bot.session.close()
+        await engine.dispose()
+
+
+async def run_polling(settings: Settings) -> None:
+    async with runtime(settings) as rt:
+        me = await rt.bot.get_me()
+        log.info("polling as @%s against %s", me.username, settings.telegram_api_url)
+        await rt.dp.start_polling(rt.bot, handle_signals=False, close_bot_session=False)

@@ -1,0 +1,46 @@
+"""Who is talking to the bot: find or create the person, store the language, assign roles."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dialogs.languages import is_supported
+from storage.models import Person, Role
+from storage.types import utcnow
+
+
+async def get_person(session: AsyncSession, telegram_user_id: int) -> Person | None:
+    result = await session.exec(select(Person).where(Person.telegram_user_id == telegram_user_id))
+    return result.first()
+
+
+async def touch_person(
+    session: AsyncSession, *, telegram_user_id: int, chat_id: int, coordinator_ids: frozenset[int] = frozenset()
+) -> Person:
+    """Find the person behind an update, creating a bare record (ids only) on first contact.
+
+    Nothing personal beyond the Telegram ids is stored before consent. Coordinators listed in the
+    configuration get their role here, so the role check never depends on a client-side claim.
+    """
+    person = await get_person(session, telegram_user_id)
+    now = utcnow()
+    if person is None:
+        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, roles=[])
+        session.add(person)
+    person.chat_id = chat_id
+    person.last_seen_at = now
+    person.blocked = False  # they wrote to us, so they can be reached again
+    if telegram_user_id in coordinator_ids:
+        person.add_role(Role.COORDINATOR)
+    await session.commit()
+    return person
+
+
+async def set_language(session: AsyncSession, person: Person, code: str) -> None:
+    if not is_supported(code):
+        raise ValueError(f"unsupported language {code!r}")
+    person.language = code
+    person.updated_at = utcnow()
+    session.add(person)
+    await session.commit()
