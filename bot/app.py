@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
-from bot.middlewares import DbSessionMiddleware, PersonMiddleware
 from bot.i18n import PersonLocaleMiddleware
+from bot.middlewares import DbSessionMiddleware, PersonMiddleware
 from bot.routers import fallback, start
 
 log = logging.getLogger(__name__)

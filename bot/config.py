@@ -52,7 +52,7 @@ class Settings(DatabaseSettings):
     default_language: str = "de"
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = None
-    webhook_host: str = "0.0.0.0"  # noqa: S104 - a server in a container listens on all interfaces
+    webhook_host: str = "0.0.0.0"
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
     locales_dir: Path = Path(__file__).resolve().parent.parent / "locales"

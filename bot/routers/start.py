@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.callbacks import LanguageCB
 from bot.keyboards import language_keyboard
 from dialogs.languages import BY_CODE
-from dialogs.text import isolate
 from dialogs.people import set_language
+from dialogs.text import isolate
 from storage.models import Person
 
 router = Router(name="start")
