@@ -195,6 +195,13 @@ class Weights(_Model):
     experience: float = Field(ge=0, le=1)
     interest: float = Field(ge=0, le=1)
 
+    @model_validator(mode="after")
+    def _at_most_one(self) -> Weights:
+        # Keeps every score inside 0..100 without clipping.
+        if self.experience + self.interest > 1 + 1e-9:
+            raise ValueError("weights.experience + weights.interest must not exceed 1")
+        return self
+
 
 class ExperienceWeights(_Model):
     worked: float = Field(ge=0)
@@ -222,7 +229,7 @@ class Notes(_Model):
 class ReasonTexts(_Model):
     trained: Text
     training_started: Text
-    years: Text
+    worked: Text
     often_done: Text
     sometimes_done: Text
     likes: Text
