@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import storage.models  # noqa: F401  (registers every table on the metadata)
+import storage.outbox  # noqa: F401
 from storage.db import create_engine
 from storage.models import SQLModel
 

@@ -1,0 +1,276 @@
+"""The outbox: every message the bot sends on its own initiative is a row here first.
+
+The queries a delivery worker needs live here too, written so that several workers on several machines
+can share one table: a claim moves due rows from ``pending`` to ``sending`` in one statement (on
+PostgreSQL the candidate rows are picked ``FOR UPDATE SKIP LOCKED``, so concurrent workers take
+disjoint batches; SQLite serialises writers, and the ``status = 'pending'`` condition of the same
+statement makes a second claim of a row impossible). A claim is a lease: rows whose worker stopped
+renewing it go back to ``pending``.
+
+None of these helpers commits; the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession as SAAsyncSession
+from sqlmodel import Field, SQLModel
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.types import UTCDateTime, utcnow
+
+Session = AsyncSession | SAAsyncSession
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"  # waiting for its due time
+    SENDING = "sending"  # claimed by a worker (a lease, see claimed_at / claimed_by)
+    SENT = "sent"
+    FAILED = "failed"  # gave up: see last_error
+    CANCELLED = "cancelled"  # withdrawn by the feature that scheduled it
+    EXPIRED = "expired"  # its moment passed before it could be sent (the late rule)
+
+
+class Priority(IntEnum):
+    """Lower goes first among rows that are due."""
+
+    URGENT = 0  # a direct answer or notice a person is waiting for
+    REMINDER = 10
+    NORMAL = 50
+    BULK = 100  # broadcasts and campaign items
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one chat: literal text, or a gettext msgid rendered in the recipient's language."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (
+        Index("ix_outbox_message_status_due_at", "status", "due_at"),
+        Index("ix_outbox_message_person_id_status", "person_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    idempotency_key: str = Field(max_length=200, unique=True)
+    person_id: int | None = Field(default=None, foreign_key="person.id", ondelete="CASCADE")
+    chat_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    locale: str | None = Field(default=None, max_length=8)  # for a chat without a person (a group)
+    text: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    template: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    args: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    buttons: list[list[dict[str, str]]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    priority: int = Field(default=Priority.NORMAL)
+    due_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    claimed_by: str | None = Field(default=None, max_length=128)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    telegram_message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+T = OutboxMessage.__table__  # type: ignore[attr-defined]
+c = T.c
+
+
+# ----------------------------------------------------------------------------------------- worker side
+
+
+async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[OutboxMessage]:
+    """Move up to ``limit`` due rows to ``sending`` under this worker's lease and return them.
+
+    Highest priority first, then oldest due time. Expired rows are never claimed (see
+    :func:`expire_late`, which the worker runs first).
+    """
+    candidates = (
+        select(c.id)
+        .where(c.status == OutboxStatus.PENDING, c.due_at <= now)
+        .where(or_(c.expires_at.is_(None), c.expires_at > now))
+        .order_by(c.priority, c.due_at, c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's compiler leaves it out
+    )
+    stmt = (
+        update(T)
+        .where(c.id.in_(candidates.scalar_subquery()), c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now)
+        .returning(*T.c)
+    )
+    result = await session.execute(stmt)
+    rows = [OutboxMessage.model_validate(dict(r._mapping)) for r in result]
+    rows.sort(key=lambda m: (m.priority, m.due_at, m.id or 0))
+    return rows
+
+
+async def expire_late(session: Session, *, now: datetime) -> int:
+    """Mark pending rows whose ``expires_at`` has passed as ``expired``; return how many."""
+    result = await session.execute(
+        update(T)
+        .where(c.status == OutboxStatus.PENDING, c.expires_at.is_not(None), c.expires_at <= now)
+        .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def renew_leases(session: Session, *, worker_id: str, now: datetime) -> int:
+    """Keep this worker's claims alive while it still holds them in memory."""
+    result = await session.execute(
+        update(T)
+        .where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
+        .values(claimed_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def release_expired_leases(session: Session, *, now: datetime, lease: timedelta, max_attempts: int) -> int:
+    """Return rows of a worker that stopped renewing its lease (it crashed) to ``pending``.
+
+    Such a row may or may not have reached Telegram before the crash; it is sent again, which is the
+    one place a duplicate can arise. A row that keeps outliving its workers (a poison message) counts
+    an attempt each time and fails after ``max_attempts``.
+    """
+    stale = c.status == OutboxStatus.SENDING, c.claimed_at < now - lease
+    failed = await session.execute(
+        update(T)
+        .where(*stale, c.attempts + 1 >= max_attempts)
+        .values(
+            status=OutboxStatus.FAILED,
+            attempts=c.attempts + 1,
+            last_error="lease expired too often (worker crashed while sending)",
+            claimed_at=None,
+            claimed_by=None,
+            updated_at=now,
+        )
+    )
+    released = await session.execute(
+        update(T)
+        .where(*stale)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=c.attempts + 1,
+            last_error=func.coalesce(c.claimed_by, "") + ": lease expired",
+            claimed_at=None,
+            claimed_by=None,
+            updated_at=now,
+        )
+    )
+    return int(getattr(failed, "rowcount", 0) or 0) + int(getattr(released, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed row; the worker writes many of these in one transaction."""
+
+    id: int
+    status: OutboxStatus
+    attempts: int
+    last_error: str | None = None
+    due_at: datetime | None = None  # for a retry: when to try again
+    sent_at: datetime | None = None
+    telegram_message_id: int | None = None
+
+
+async def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, worker_id: str, now: datetime) -> int:
+    """Write outcomes of rows this worker holds; a row whose lease went to another worker is left alone."""
+    if not outcomes:
+        return 0
+    stmt = (
+        update(T)
+        .where(c.id == bindparam("_id"), c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
+        .values(
+            status=bindparam("_status"),
+            attempts=bindparam("_attempts"),
+            last_error=bindparam("_last_error"),
+            due_at=func.coalesce(bindparam("_due_at", type_=UTCDateTime), c.due_at),
+            sent_at=bindparam("_sent_at", type_=UTCDateTime),
+            telegram_message_id=bindparam("_message_id", type_=BigInteger),
+            claimed_at=None,
+            claimed_by=None,
+            updated_at=now,
+        )
+    )
+    params = [
+        {
+            "_id": o.id,
+            "_status": str(o.status),
+            "_attempts": o.attempts,
+            "_last_error": o.last_error,
+            "_due_at": o.due_at,
+            "_sent_at": o.sent_at,
+            "_message_id": o.telegram_message_id,
+        }
+        for o in outcomes
+    ]
+    conn = await session.connection()
+    result = await conn.execute(stmt, params)
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def fail_pending_for_people(session: Session, person_ids: Iterable[int], *, reason: str, now: datetime) -> int:
+    """Give up on every pending row of these people (they blocked the bot or were deactivated)."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return 0
+    result = await session.execute(
+        update(T)
+        .where(c.person_id.in_(ids), c.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.FAILED, last_error=reason, updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+# ----------------------------------------------------------------------------------------- operators
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    counts: dict[str, int]
+    oldest_pending: OutboxMessage | None
+
+
+async def summary(session: Session) -> OutboxSummary:
+    rows = await session.execute(select(c.status, func.count()).group_by(c.status))
+    counts = {str(status): int(n) for status, n in rows}
+    oldest = await session.execute(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.PENDING)  # type: ignore[arg-type]
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)  # type: ignore[arg-type]
+        .limit(1)
+    )
+    return OutboxSummary(counts, oldest.scalars().first())
+
+
+async def requeue_failed(session: Session, *, now: datetime) -> int:
+    """Give every failed row a fresh start: pending, due now, attempts reset."""
+    result = await session.execute(
+        update(T)
+        .where(c.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, attempts=0, due_at=now, claimed_at=None, claimed_by=None, updated_at=now)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+__all__ = [
+    "OutboxMessage",
+    "OutboxStatus",
+    "OutboxSummary",
+    "Outcome",
+    "Priority",
+    "claim_due",
+    "expire_late",
+    "fail_pending_for_people",
+    "record_outcomes",
+    "release_expired_leases",
+    "renew_leases",
+    "requeue_failed",
+    "summary",
+]
