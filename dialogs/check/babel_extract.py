@@ -2,7 +2,10 @@
 
 Use it in babel.cfg with the mapping line::
 
-    [dialogs.check.babel_extract:extract_check_yaml: **/check/*.yaml]
+    [dialogs.check.babel_extract.extract_check_yaml: **/check/*.yaml]
+
+(dotted, not ``module:function``: Babel splits a mapping section header at its first colon, so a
+colon inside the method name would cut it apart and the pattern would match nothing).
 
 A text is the string value of a key in :data:`TEXT_KEYS` anywhere in the file. Each message carries
 the id of its item ("id: metal.weld") as a translator comment, so translators see where it appears.
