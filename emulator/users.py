@@ -1,0 +1,298 @@
+"""Scripted users: play a human in a private chat with the bot, in-process, from a test or a demo."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import TYPE_CHECKING, Any
+
+from emulator.models import JSON, BotMessage, ButtonNotFound, EmulatorTimeout, markup_kind, utf16_len
+
+if TYPE_CHECKING:
+    from emulator.server import BotAPIEmulator, ChatState, StoredMessage
+
+# Small stand-ins for media a user sends; the bot can download them with getFile.
+TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
+TINY_OGG = b"OggS\x00\x02" + bytes(20)
+TINY_WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 " + bytes(14)
+
+
+class ScriptedUser:
+    """A Telegram user in a private chat with the bot. Get one with ``emu.user(user_id, ...)``.
+
+    The ``send*``/``press*`` methods enqueue updates the bot receives via getUpdates or its webhook;
+    the ``wait*`` methods wait for what the bot does in this chat.
+    """
+
+    def __init__(self, emu: BotAPIEmulator, user: JSON, phone: str) -> None:
+        self.emu = emu
+        self.user = user
+        self.id: int = user["id"]
+        self.phone = phone
+        self._event_cursor = 0
+        self._answer_cursor = 0
+
+    def __repr__(self) -> str:
+        return f"ScriptedUser(id={self.id}, first_name={self.user['first_name']!r})"
+
+    @property
+    def chat_id(self) -> int:
+        return self.id
+
+    @property
+    def first_name(self) -> str:
+        return str(self.user["first_name"])
+
+    @property
+    def _chat(self) -> ChatState:
+        return self.emu._chat_state(self.id)
+
+    # ----------------------------------------------------------------- what the user does
+    async def _post(self, content: JSON) -> int:
+        message = self.emu._user_message(self.user, content)
+        await asyncio.sleep(0)
+        return int(message["message_id"])
+
+    async def send(self, text: str) -> int:
+        """Send a text message (a leading ``/command`` gets its bot_command entity); returns its id."""
+        content: JSON = {"text": text}
+        if text.startswith("/") and len(text) > 1:
+            command = text.split(maxsplit=1)[0]
+            content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+        return await self._post(content)
+
+    def _file_json(
+        self, data: bytes, kind: str, file_name: str | None = None, mime: str | None = None
+    ) -> JSON:
+        stored = self.emu.store_file(data, kind, file_name, mime)
+        return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": stored.size}
+
+    async def send_photo(self, data: bytes = TINY_JPEG, caption: str | None = None) -> int:
+        photo = {**self._file_json(data, "photo", None, "image/jpeg"), "width": 640, "height": 480}
+        content: JSON = {"photo": [photo]}
+        if caption:
+            content["caption"] = caption
+        return await self._post(content)
+
+    async def send_sticker(self, emoji: str = "👍") -> int:
+        sticker = {
+            **self._file_json(TINY_WEBP, "sticker", None, "image/webp"),
+            "type": "regular", "width": 512, "height": 512, "is_animated": False, "is_video": False,
+            "emoji": emoji,
+        }  # fmt: skip
+        return await self._post({"sticker": sticker})
+
+    async def send_voice(self, data: bytes = TINY_OGG, duration: int = 2) -> int:
+        voice = {
+            **self._file_json(data, "voice", None, "audio/ogg"),
+            "duration": duration,
+            "mime_type": "audio/ogg",
+        }
+        return await self._post({"voice": voice})
+
+    async def send_document(
+        self, name: str, data: bytes, mime_type: str | None = None, caption: str | None = None
+    ) -> int:
+        stored = self.emu.store_file(data, "document", name, mime_type)
+        document: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "file_size": stored.size,
+            "file_name": name,
+        }
+        if stored.mime_type:
+            document["mime_type"] = stored.mime_type
+        content: JSON = {"document": document}
+        if caption:
+            content["caption"] = caption
+        return await self._post(content)
+
+    async def send_contact(self, phone: str | None = None, first_name: str | None = None) -> int:
+        """Share a contact; without arguments the user's own (with ``user_id``, as the share button does)."""
+        contact: JSON = {"phone_number": phone or self.phone, "first_name": first_name or self.first_name}
+        if phone is None or phone == self.phone:
+            contact["user_id"] = self.id
+        return await self._post({"contact": contact})
+
+    async def send_location(self, latitude: float = 53.1435, longitude: float = 8.2146) -> int:
+        return await self._post({"location": {"latitude": latitude, "longitude": longitude}})
+
+    async def press(self, button_text: str) -> str | None:
+        """Press the button labelled ``button_text`` on the newest bot message that has one.
+
+        Inline button: enqueues a callback_query, returns its id. Reply-keyboard button: sends its
+        text (or the contact/location it requests), returns None. Raises ButtonNotFound otherwise.
+        """
+        chat = self._chat
+        wanted = button_text.strip()
+
+        def matches(button: Any) -> bool:
+            text = button.get("text", "") if isinstance(button, dict) else ""
+            return bool(text == button_text or text.strip() == wanted)
+
+        inline: tuple[StoredMessage, JSON] | None = None
+        for stored in reversed(chat.messages.values()):
+            if stored.deleted or markup_kind(stored.reply_markup) != "inline" or stored.reply_markup is None:
+                continue
+            hit = next((b for row in stored.reply_markup["inline_keyboard"] for b in row if matches(b)), None)
+            if hit is not None:
+                inline = (stored, hit)
+                break
+        keyboard = chat.reply_keyboard
+        reply: JSON | None = None
+        if keyboard is not None and keyboard.reply_markup is not None:
+            reply = next((b for row in keyboard.reply_markup["keyboard"] for b in row if matches(b)), None)
+        if inline is not None and (
+            reply is None or keyboard is None or inline[0].message_id > keyboard.message_id
+        ):
+            stored, button = inline
+            if "callback_data" not in button:
+                raise ButtonNotFound(
+                    f"button {button_text!r} of message {stored.message_id} is not a callback button: {button}"
+                )
+            return await self._callback(button["callback_data"], stored.to_json())
+        if reply is not None:
+            if reply.get("request_contact"):
+                await self.send_contact()
+            elif reply.get("request_location"):
+                await self.send_location()
+            else:
+                await self.send(str(reply["text"]))
+            return None
+        raise ButtonNotFound(
+            f"no button {button_text!r} in the chat with user {self.id}; {self.describe_buttons()}"
+        )
+
+    async def press_data(self, callback_data: str | None, message_id: int | None = None) -> str:
+        """Send a callback_query with any data (forged, or for a stale message); returns its id.
+
+        ``message_id`` None: attached to the newest bot message (if any). A deleted or unknown id is
+        sent as an inaccessible message (date 0), as Telegram does.
+        """
+        chat = self._chat
+        message: JSON | None = None
+        if message_id is None:
+            newest = next((m for m in reversed(chat.messages.values()) if not m.deleted), None)
+            message = newest.to_json() if newest is not None else None
+        else:
+            stored = chat.messages.get(message_id)
+            if stored is not None and not stored.deleted:
+                message = stored.to_json()
+            else:
+                message = {"chat": chat.chat, "message_id": message_id, "date": 0}
+        return await self._callback(callback_data, message)
+
+    async def _callback(self, data: str | None, message: JSON | None) -> str:
+        query_id = self.emu._user_callback(self.user, data, message)
+        await asyncio.sleep(0)
+        return query_id
+
+    async def block(self) -> None:
+        """Block the bot: sends answer 403 and the bot gets a my_chat_member update (kicked)."""
+        self.emu.faults.block(self.id)
+        self.emu._chat_member_update(self.user, "member", "kicked")
+        await asyncio.sleep(0)
+
+    async def unblock(self) -> None:
+        self.emu.faults.unblock(self.id)
+        self.emu._chat_member_update(self.user, "kicked", "member")
+        await asyncio.sleep(0)
+
+    # ----------------------------------------------------------------- what the user sees
+    @property
+    def messages(self) -> list[BotMessage]:
+        """The bot messages in the chat as they are now (edits applied, deleted ones left out)."""
+        return self.emu.messages(self.id)
+
+    @property
+    def history(self) -> list[BotMessage]:
+        """All bot messages in the chat, deleted ones included (``deleted=True``)."""
+        return self.emu.history(self.id)
+
+    @property
+    def last(self) -> BotMessage:
+        """The newest bot message still in the chat."""
+        chat = self._chat
+        newest = next((m for m in reversed(chat.messages.values()) if not m.deleted), None)
+        if newest is None:
+            raise LookupError(f"the bot has sent no message to user {self.id}")
+        return newest.snapshot()
+
+    def take_new(self) -> list[BotMessage]:
+        """All bot messages/edits since the last wait or take, without waiting."""
+        events = self._chat.events
+        new = events[self._event_cursor :]
+        self._event_cursor = len(events)
+        return new
+
+    async def wait_messages(self, count: int = 1, timeout: float = 10) -> list[BotMessage]:  # noqa: ASYNC109
+        """Wait for ``count`` new bot messages or edits in this chat (since the last wait) and return
+        exactly those, oldest first; more that arrived stay for the next wait. An edit shows up as a
+        snapshot with ``edited=True``."""
+        chat = self._chat
+        deadline = time.monotonic() + timeout
+        while len(chat.events) - self._event_cursor < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                got = chat.events[self._event_cursor :]
+                raise EmulatorTimeout(
+                    f"user {self.id} waited {timeout}s for {count} new bot message(s), got {len(got)}: "
+                    + "; ".join(f"#{m.message_id} {m.text[:60]!r}" for m in got)
+                )
+            await chat.signal.wait(remaining)
+        got = chat.events[self._event_cursor : self._event_cursor + count]
+        self._event_cursor += count
+        return got
+
+    async def wait_message(self, timeout: float = 10) -> BotMessage:  # noqa: ASYNC109
+        return (await self.wait_messages(1, timeout))[0]
+
+    async def wait_idle(self, quiet: float = 0.3, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot has taken this user's updates and done nothing in the chat for ``quiet`` s."""
+        chat = self._chat
+        deadline = time.monotonic() + timeout
+        while True:
+            now = time.monotonic()
+            idle_for = now - chat.last_activity
+            if chat.pending_updates <= 0 and idle_for >= quiet:
+                return
+            if now >= deadline:
+                raise EmulatorTimeout(
+                    f"the chat with user {self.id} was not idle for {quiet}s within {timeout}s "
+                    f"({chat.pending_updates} update(s) not yet taken by the bot)"
+                )
+            pause = deadline - now if chat.pending_updates > 0 else min(deadline - now, quiet - idle_for)
+            await chat.signal.wait(max(0.001, pause))
+
+    async def wait_callback_answer(self, timeout: float = 10) -> str:  # noqa: ASYNC109
+        """Wait for the bot's next answerCallbackQuery to this user; returns its text ("" if none)."""
+        chat = self._chat
+        deadline = time.monotonic() + timeout
+        while len(chat.answers) <= self._answer_cursor:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise EmulatorTimeout(f"user {self.id} got no callback answer within {timeout}s")
+            await chat.signal.wait(remaining)
+        answer = chat.answers[self._answer_cursor]
+        self._answer_cursor += 1
+        return answer.text
+
+    def describe_buttons(self) -> str:
+        """The buttons the user can press now, for error messages."""
+        chat = self._chat
+        parts: list[str] = []
+        for stored in reversed(chat.messages.values()):
+            if stored.deleted or markup_kind(stored.reply_markup) != "inline" or stored.reply_markup is None:
+                continue
+            texts = [b.get("text") for row in stored.reply_markup["inline_keyboard"] for b in row]
+            parts.append(f"message {stored.message_id}: {texts}")
+            if len(parts) == 5:
+                break
+        keyboard = chat.reply_keyboard
+        reply = (
+            [b.get("text") for row in keyboard.reply_markup["keyboard"] for b in row]
+            if keyboard is not None and keyboard.reply_markup is not None
+            else []
+        )
+        inline = "; ".join(parts) if parts else "none"
+        return f"inline buttons (newest first): {inline}; reply keyboard: {reply or 'none'}"
