@@ -18,14 +18,24 @@ from datetime import datetime, timedelta
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Text, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession as SAAsyncSession
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    CursorResult,
+    Executable,
+    Index,
+    Text,
+    bindparam,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession as Session
 from sqlmodel import Field, SQLModel
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.types import UTCDateTime, utcnow
-
-Session = AsyncSession | SAAsyncSession
 
 
 class OutboxStatus(StrEnum):
@@ -82,6 +92,20 @@ T = OutboxMessage.__table__  # type: ignore[attr-defined]
 c = T.c
 
 
+async def _execute(
+    session: Session, stmt: Executable, params: list[dict[str, Any]] | None = None
+) -> CursorResult[Any]:
+    # Core statements go through the session's connection: same transaction, and no ORM bookkeeping
+    # (SQLModel's session also deprecates ``execute``).
+    conn = await session.connection()
+    result = await conn.execute(stmt, params) if params is not None else await conn.execute(stmt)
+    return result  # type: ignore[return-value]
+
+
+def _count(result: CursorResult[Any]) -> int:
+    return int(result.rowcount or 0)
+
+
 # ----------------------------------------------------------------------------------------- worker side
 
 
@@ -105,7 +129,7 @@ async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: i
         .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now)
         .returning(*T.c)
     )
-    result = await session.execute(stmt)
+    result = await _execute(session, stmt)
     rows = [OutboxMessage.model_validate(dict(r._mapping)) for r in result]
     rows.sort(key=lambda m: (m.priority, m.due_at, m.id or 0))
     return rows
@@ -113,25 +137,27 @@ async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: i
 
 async def expire_late(session: Session, *, now: datetime) -> int:
     """Mark pending rows whose ``expires_at`` has passed as ``expired``; return how many."""
-    result = await session.execute(
+    result = await _execute(
+        session,
         update(T)
         .where(c.status == OutboxStatus.PENDING, c.expires_at.is_not(None), c.expires_at <= now)
-        .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now)
+        .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _count(result)
 
 
 async def renew_leases(session: Session, *, worker_id: str, now: datetime) -> int:
     """Keep this worker's claims alive while it still holds them in memory."""
-    result = await session.execute(
-        update(T)
-        .where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
-        .values(claimed_at=now)
+    result = await _execute(
+        session,
+        update(T).where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id).values(claimed_at=now),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _count(result)
 
 
-async def release_expired_leases(session: Session, *, now: datetime, lease: timedelta, max_attempts: int) -> int:
+async def release_expired_leases(
+    session: Session, *, now: datetime, lease: timedelta, max_attempts: int
+) -> int:
     """Return rows of a worker that stopped renewing its lease (it crashed) to ``pending``.
 
     Such a row may or may not have reached Telegram before the crash; it is sent again, which is the
@@ -139,7 +165,8 @@ async def release_expired_leases(session: Session, *, now: datetime, lease: time
     an attempt each time and fails after ``max_attempts``.
     """
     stale = c.status == OutboxStatus.SENDING, c.claimed_at < now - lease
-    failed = await session.execute(
+    failed = await _execute(
+        session,
         update(T)
         .where(*stale, c.attempts + 1 >= max_attempts)
         .values(
@@ -149,9 +176,10 @@ async def release_expired_leases(session: Session, *, now: datetime, lease: time
             claimed_at=None,
             claimed_by=None,
             updated_at=now,
-        )
+        ),
     )
-    released = await session.execute(
+    released = await _execute(
+        session,
         update(T)
         .where(*stale)
         .values(
@@ -161,9 +189,9 @@ async def release_expired_leases(session: Session, *, now: datetime, lease: time
             claimed_at=None,
             claimed_by=None,
             updated_at=now,
-        )
+        ),
     )
-    return int(getattr(failed, "rowcount", 0) or 0) + int(getattr(released, "rowcount", 0) or 0)
+    return _count(failed) + _count(released)
 
 
 @dataclass(frozen=True)
@@ -179,10 +207,15 @@ class Outcome:
     telegram_message_id: int | None = None
 
 
-async def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, worker_id: str, now: datetime) -> int:
-    """Write outcomes of rows this worker holds; a row whose lease went to another worker is left alone."""
+async def record_outcomes(
+    session: Session, outcomes: Sequence[Outcome], *, worker_id: str, now: datetime
+) -> None:
+    """Write outcomes of rows this worker holds; a row whose lease went to another worker is left alone.
+
+    One executemany for the whole batch (drivers do not agree on its row count, so none is returned).
+    """
     if not outcomes:
-        return 0
+        return
     stmt = (
         update(T)
         .where(c.id == bindparam("_id"), c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
@@ -210,22 +243,23 @@ async def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, work
         }
         for o in outcomes
     ]
-    conn = await session.connection()
-    result = await conn.execute(stmt, params)
-    return int(getattr(result, "rowcount", 0) or 0)
+    await _execute(session, stmt, params)
 
 
-async def fail_pending_for_people(session: Session, person_ids: Iterable[int], *, reason: str, now: datetime) -> int:
+async def fail_pending_for_people(
+    session: Session, person_ids: Iterable[int], *, reason: str, now: datetime
+) -> int:
     """Give up on every pending row of these people (they blocked the bot or were deactivated)."""
     ids = sorted(set(person_ids))
     if not ids:
         return 0
-    result = await session.execute(
+    result = await _execute(
+        session,
         update(T)
         .where(c.person_id.in_(ids), c.status == OutboxStatus.PENDING)
-        .values(status=OutboxStatus.FAILED, last_error=reason, updated_at=now)
+        .values(status=OutboxStatus.FAILED, last_error=reason, updated_at=now),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _count(result)
 
 
 # ----------------------------------------------------------------------------------------- operators
@@ -238,25 +272,32 @@ class OutboxSummary:
 
 
 async def summary(session: Session) -> OutboxSummary:
-    rows = await session.execute(select(c.status, func.count()).group_by(c.status))
-    counts = {str(status): int(n) for status, n in rows}
-    oldest = await session.execute(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING)  # type: ignore[arg-type]
-        .order_by(OutboxMessage.due_at, OutboxMessage.id)  # type: ignore[arg-type]
-        .limit(1)
-    )
-    return OutboxSummary(counts, oldest.scalars().first())
+    rows = await _execute(session, select(c.status, func.count().label("n")).group_by(c.status))
+    counts = {str(row["status"]): int(row["n"]) for row in rows.mappings()}
+    oldest = (
+        await _execute(
+            session, select(T).where(c.status == OutboxStatus.PENDING).order_by(c.due_at, c.id).limit(1)
+        )
+    ).first()
+    return OutboxSummary(counts, OutboxMessage.model_validate(dict(oldest._mapping)) if oldest else None)
 
 
 async def requeue_failed(session: Session, *, now: datetime) -> int:
     """Give every failed row a fresh start: pending, due now, attempts reset."""
-    result = await session.execute(
+    result = await _execute(
+        session,
         update(T)
         .where(c.status == OutboxStatus.FAILED)
-        .values(status=OutboxStatus.PENDING, attempts=0, due_at=now, claimed_at=None, claimed_by=None, updated_at=now)
+        .values(
+            status=OutboxStatus.PENDING,
+            attempts=0,
+            due_at=now,
+            claimed_at=None,
+            claimed_by=None,
+            updated_at=now,
+        ),
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return _count(result)
 
 
 __all__ = [

@@ -1,0 +1,243 @@
+"""The outbox service and its storage queries, on SQLite and PostgreSQL, without Telegram."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from dialogs import outbox
+from dialogs.outbox import Button, Priority, key_prefix, make_key
+from storage import outbox as store
+from storage.db import create_engine, create_sessionmaker
+from storage.models import Person
+from storage.outbox import OutboxStatus
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+@pytest.fixture
+async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(migrated_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def add_person(session: AsyncSession, user_id: int, language: str = "de") -> Person:
+    person = Person(telegram_user_id=user_id, chat_id=user_id, language=language, roles=[])
+    session.add(person)
+    await session.commit()
+    return person
+
+
+async def test_same_key_twice_gives_one_row(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        key = make_key("booking", 17, "reminder", "24h")
+        first = await outbox.schedule(
+            session,
+            person=anna,
+            template="Reminder: {slot}",
+            args={"slot": "Mo 10:00"},
+            due_at=at(0),
+            key=key,
+        )
+        second = await outbox.schedule(session, person=anna, text="other", due_at=at(5), key=key)
+        await session.commit()
+        assert first.id == second.id
+        assert second.template == "Reminder: {slot}" and second.due_at == at(0)
+    async with sessions() as session:
+        again = await outbox.schedule(session, person=anna, text="x", key=key)  # a later transaction
+        await session.commit()
+        assert again.id == first.id
+
+
+async def test_concurrent_schedules_of_one_key_make_one_row(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+
+    async def one() -> int | None:
+        async with sessions() as session:
+            row = await outbox.schedule(session, person=anna.id, text="hi", key="race")
+            await session.commit()
+            return row.id
+
+    ids = await asyncio.gather(*(one() for _ in range(5)))
+    assert len(set(ids)) == 1
+
+
+async def test_buttons_priority_and_expiry_are_stored(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        row = await outbox.schedule(
+            session,
+            person=anna,
+            template="Come?",
+            buttons=[[Button("Yes", callback_data="rsvp:1:yes"), Button("Map", url="https://example.org")]],
+            due_at=at(0),
+            expires_at=at(60),
+            max_delay=timedelta(minutes=30),
+            priority=Priority.REMINDER,
+            key="k",
+        )
+        await session.commit()
+    assert row.buttons == [
+        [{"text": "Yes", "callback_data": "rsvp:1:yes"}, {"text": "Map", "url": "https://example.org"}]
+    ]
+    assert row.expires_at == at(30)  # the earlier of expires_at and due_at + max_delay
+    assert row.priority == Priority.REMINDER
+
+
+def test_bad_arguments_are_refused() -> None:
+    with pytest.raises(ValueError, match="exactly one"):
+        Button("x")
+    with pytest.raises(ValueError, match="64 bytes"):
+        Button("x", callback_data="y" * 65)
+    assert key_prefix("booking", 17) == "booking:17:"
+
+
+async def test_schedule_needs_payload_and_recipient(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        with pytest.raises(ValueError, match="template and text"):
+            await outbox.schedule(session, chat_id=1)
+        with pytest.raises(ValueError, match="person or a chat_id"):
+            await outbox.schedule(session, text="hi")
+
+
+async def test_cancel_by_prefix_leaves_other_bookings_alone(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        for booking in (17, 170):
+            for when in ("24h", "2h"):
+                await outbox.schedule(
+                    session, person=anna, text="r", key=make_key("booking", booking, "reminder", when)
+                )
+        await session.commit()
+        assert await outbox.cancel(session, prefix=key_prefix("booking", 17)) == 2
+        await session.commit()
+        statuses = {
+            key: (await outbox.get(session, key)).status  # type: ignore[union-attr]
+            for key in ("booking:17:reminder:24h", "booking:17:reminder:2h", "booking:170:reminder:2h")
+        }
+    assert statuses == {
+        "booking:17:reminder:24h": OutboxStatus.CANCELLED,
+        "booking:17:reminder:2h": OutboxStatus.CANCELLED,
+        "booking:170:reminder:2h": OutboxStatus.PENDING,
+    }
+
+
+async def test_cancel_prefix_with_like_wildcards_is_literal(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with sessions() as session:
+        await outbox.schedule(session, chat_id=-5, text="a", key="camp_1:x")
+        await outbox.schedule(session, chat_id=-5, text="b", key="campX1:x")
+        await session.commit()
+        assert await outbox.cancel(session, prefix="camp_1:") == 1
+
+
+async def test_cancel_by_person_and_key(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        ben = await add_person(session, 2)
+        await outbox.schedule(session, person=anna, text="a1", key="a1")
+        await outbox.schedule(session, person=anna, text="a2", key="a2")
+        await outbox.schedule(session, person=ben, text="b1", key="b1")
+        await session.commit()
+        assert await outbox.cancel(session, key="b1") == 1
+        assert await outbox.cancel(session, person_id=anna.id) == 2
+        assert await outbox.cancel(session, key="b1") == 0  # already cancelled
+        with pytest.raises(ValueError):
+            await outbox.cancel(session)
+
+
+async def test_reschedule_moves_only_pending_rows(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        await outbox.schedule(session, person=anna, text="r", key="r", due_at=at(0))
+        await session.commit()
+        moved = await outbox.reschedule(session, "r", due_at=at(60), expires_at=at(90))
+        await session.commit()
+        assert moved is not None and moved.due_at == at(60) and moved.expires_at == at(90)
+        await outbox.cancel(session, key="r")
+        await session.commit()
+        assert await outbox.reschedule(session, "r", due_at=at(120)) is None
+        assert await outbox.reschedule(session, "missing", due_at=at(120)) is None
+
+
+async def test_claim_takes_due_rows_by_priority_once(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        await outbox.schedule(
+            session, person=anna, text="bulk", key="bulk", due_at=at(0), priority=Priority.BULK
+        )
+        await outbox.schedule(
+            session, person=anna, text="urgent", key="urg", due_at=at(1), priority=Priority.URGENT
+        )
+        await outbox.schedule(session, person=anna, text="later", key="later", due_at=at(30))
+        await session.commit()
+    async with sessions() as session:
+        claimed = await store.claim_due(session, worker_id="w1", now=at(2), limit=10)
+        await session.commit()
+        assert [r.idempotency_key for r in claimed] == ["urg", "bulk"]
+        assert all(r.status == OutboxStatus.SENDING and r.claimed_by == "w1" for r in claimed)
+        assert await store.claim_due(session, worker_id="w2", now=at(2), limit=10) == []
+
+
+async def test_expiry_and_lease_recovery(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        await outbox.schedule(session, person=anna, text="r", key="late", due_at=at(0), expires_at=at(10))
+        await outbox.schedule(session, person=anna, text="n", key="news", due_at=at(0))
+        await session.commit()
+        assert await store.expire_late(session, now=at(20)) == 1
+        claimed = await store.claim_due(session, worker_id="dead", now=at(20), limit=10)
+        await session.commit()
+        assert [r.idempotency_key for r in claimed] == ["news"]  # sent late: it never expires
+        lease = timedelta(seconds=60)
+        assert await store.release_expired_leases(session, now=at(20.5), lease=lease, max_attempts=3) == 0
+        assert await store.release_expired_leases(session, now=at(22), lease=lease, max_attempts=3) == 1
+        await session.commit()
+        row = await outbox.get(session, "news")
+        assert row is not None
+        await session.refresh(row)
+        assert row.status == OutboxStatus.PENDING and row.attempts == 1 and row.claimed_by is None
+        assert "lease expired" in (row.last_error or "")
+
+
+async def test_outcomes_summary_and_requeue(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        for i in range(3):
+            await outbox.schedule(session, person=anna, text=str(i), key=f"m{i}", due_at=at(i))
+        await session.commit()
+        rows = await store.claim_due(session, worker_id="w", now=at(1), limit=10)
+        assert len(rows) == 2
+        outcomes = [
+            store.Outcome(rows[0].id or 0, OutboxStatus.SENT, 1, sent_at=at(1), telegram_message_id=77),
+            store.Outcome(rows[1].id or 0, OutboxStatus.FAILED, 1, last_error="400 chat not found"),
+        ]
+        await store.record_outcomes(session, outcomes, worker_id="other", now=at(1))
+        assert (await store.summary(session)).counts == {"sending": 2, "pending": 1}  # not the other's rows
+        await store.record_outcomes(session, outcomes, worker_id="w", now=at(1))
+        await session.commit()
+        view = await store.summary(session)
+        assert view.counts == {"sent": 1, "failed": 1, "pending": 1}
+        assert view.oldest_pending is not None and view.oldest_pending.idempotency_key == "m2"
+        assert await store.requeue_failed(session, now=at(5)) == 1
+        await session.commit()
+        assert (await store.summary(session)).counts == {"sent": 1, "pending": 2}
