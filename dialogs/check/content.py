@@ -122,7 +122,9 @@ class Section(_Model):
     title: Msgid
 
 
-class FlowStep(_Model):
+class FlowStep(_Media):
+    """A prompt shared by many questions; its image/audio serve the questions that have none of their own."""
+
     prompt: Msgid
     scale: Id
 
@@ -516,6 +518,8 @@ class CheckContent(_Model):
             title=f.name,
             hint=f.hint,
             field=f.id,
+            image=step.image,
+            audio=step.audio or None,
         )
 
     def _task_question(self, f: FieldSpec, task: TaskSpec) -> Question:
