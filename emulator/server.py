@@ -364,6 +364,7 @@ class BotAPIEmulator:
                 "editMessageText": self._edit_message_text,
                 "editMessageCaption": self._edit_message_caption,
                 "editMessageReplyMarkup": self._edit_message_reply_markup,
+                "editMessageMedia": self._edit_message_media,
                 "deleteMessage": self._delete_message,
                 "deleteMessages": self._delete_messages,
                 "answerCallbackQuery": self._answer_callback_query,
@@ -398,14 +399,17 @@ class BotAPIEmulator:
         app = web.Application(client_max_size=MAX_UPLOAD + 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_route("GET", "/file/bot{token}/{path:.+}", self._handle_file)
+        app.router.add_get("/_emulator", self._control_summary)
+        app.router.add_post("/_emulator/users/{user_id:\\d+}/{action}", self._control_user)
+        app.router.add_get("/_emulator/users/{user_id:\\d+}/messages", self._control_messages)
+        app.router.add_post("/_emulator/faults/{name}", self._control_fault)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         self._site = web.TCPSite(self._runner, host, port)
         await self._site.start()
-        server = self._site._server
-        sockets = getattr(server, "sockets", None) or []
-        real_port = sockets[0].getsockname()[1] if sockets else port
+        addresses = self._runner.addresses
+        real_port = int(addresses[0][1]) if addresses else port
         shown_host = f"[{host}]" if ":" in host else host
         self._base_url = f"http://{shown_host}:{real_port}"
         log.info("Bot API emulator on %s", self._base_url)
@@ -922,6 +926,24 @@ class BotAPIEmulator:
         markup = validate_reply_markup(params.get_json("reply_markup"), inline_only=True)
         return self._commit_edit(stored, reply_markup=markup)
 
+    async def _edit_message_media(self, params: Params, bot_id: int) -> JSON:
+        stored = self._bot_message(params)
+        media = params.get_json("media")
+        if not isinstance(media, dict) or media.get("type") not in MEDIA_KINDS:
+            raise bad_request("can't parse InputMedia JSON object")
+        if stored.kind not in MEDIA_KINDS:
+            raise bad_request("there is no media in the message to edit")
+        kind = str(media["type"])
+        inner = Params({kind: media.get("media"), **media}, params.files)
+        stored_file = self._file_from_request(inner, kind)
+        raw, text, parse_mode = self._text_of(inner, "caption", MAX_CAPTION, required=False)
+        markup = validate_reply_markup(params.get_json("reply_markup"), inline_only=True)
+        return self._commit_edit(
+            stored, kind=kind, file=stored_file, media=self._media_json(stored_file, kind, inner),
+            raw_text=raw, text=text, parse_mode=parse_mode, entities=media.get("caption_entities"),
+            reply_markup=markup,
+        )  # fmt: skip
+
     def _delete_one(self, chat: ChatState, message_id: int) -> bool:
         stored = chat.messages.get(message_id)
         if stored is not None and not stored.deleted:
@@ -1245,6 +1267,85 @@ class BotAPIEmulator:
             self.stats.errors[error.code] += 1
             log.info("webhook reply %s failed: %s", name, error)
 
+    # ----------------------------------------------------------------- control API (standalone demo)
+    # GET  /_emulator                          stats and known users
+    # POST /_emulator/users/{id}/send          {"text": "...", "first_name"?, "language_code"?}
+    # POST /_emulator/users/{id}/press         {"button": "..."} or {"callback_data": "...", "message_id"?}
+    # POST /_emulator/users/{id}/contact       {"phone"?}
+    # GET  /_emulator/users/{id}/messages      the bot messages in the chat, current state
+    # POST /_emulator/faults/{name}            keyword arguments of Faults.<name> as JSON
+    CONTROL_FAULTS = frozenset(
+        {
+            "rate_limits",
+            "no_rate_limits",
+            "flood",
+            "block",
+            "unblock",
+            "deactivate",
+            "server_errors",
+            "latency",
+            "reset",
+        }
+    )
+
+    async def _control_summary(self, request: web.Request) -> web.Response:
+        users = [
+            {"id": u.id, "first_name": u.first_name, "messages": len(u.messages)}
+            for u in self._users.values()
+        ]
+        return web.json_response(
+            {"base_url": self._base_url, "stats": self._stats_snapshot(), "users": users}
+        )
+
+    async def _control_body(self, request: web.Request) -> JSON:
+        if not request.body_exists:
+            return {}
+        try:
+            body = await request.json()
+        except ValueError:
+            raise web.HTTPBadRequest(text="the body must be a JSON object") from None
+        if not isinstance(body, dict):
+            raise web.HTTPBadRequest(text="the body must be a JSON object")
+        return body
+
+    async def _control_user(self, request: web.Request) -> web.Response:
+        body = await self._control_body(request)
+        user_id = int(request.match_info["user_id"])
+        user = self._users.get(user_id) or self.user(
+            user_id, str(body.get("first_name") or "Test"), body.get("language_code") or "en"
+        )
+        action = request.match_info["action"]
+        result: Any
+        try:
+            if action == "send":
+                result = await user.send(str(body.get("text", "")))
+            elif action == "press" and "button" in body:
+                result = await user.press(str(body["button"]))
+            elif action == "press":
+                result = await user.press_data(body.get("callback_data"), body.get("message_id"))
+            elif action == "contact":
+                result = await user.send_contact(body.get("phone"))
+            else:
+                raise web.HTTPNotFound(text=f"unknown action {action}")
+        except LookupError as error:
+            return web.json_response({"ok": False, "description": str(error)}, status=400)
+        return web.json_response({"ok": True, "result": result})
+
+    async def _control_messages(self, request: web.Request) -> web.Response:
+        messages = self.messages(int(request.match_info["user_id"]))
+        return web.json_response({"ok": True, "result": [message_summary(m) for m in messages]})
+
+    async def _control_fault(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in self.CONTROL_FAULTS:
+            raise web.HTTPNotFound(text=f"no fault {name}; choose from {sorted(self.CONTROL_FAULTS)}")
+        body = await self._control_body(request)
+        try:
+            getattr(self.faults, name)(**body)
+        except TypeError as error:
+            return web.json_response({"ok": False, "description": str(error)}, status=400)
+        return web.json_response({"ok": True})
+
     # ----------------------------------------------------------------- used by ScriptedUser
     def _chat_state(self, chat_id: int) -> ChatState:
         return self._chats[chat_id]
@@ -1262,6 +1363,17 @@ class BotAPIEmulator:
         chat.user_messages[message["message_id"]] = message
         self.add_update({"message": message})
         return message
+
+    def _user_edit(self, user: JSON, message_id: int, text: str) -> JSON:
+        chat = self._chats[user["id"]]
+        original = chat.user_messages.get(message_id)
+        if original is None:
+            raise LookupError(f"user {user['id']} has no message {message_id} to edit")
+        edited = {**original, "text": text, "edit_date": int(time.time())}
+        edited.pop("entities", None)
+        chat.user_messages[message_id] = edited
+        self.add_update({"edited_message": edited})
+        return edited
 
     def _user_callback(self, user: JSON, data: str | None, message: JSON | None) -> str:
         query_id = str(4_000_000_000_000_000_000 + next(self._ids))
@@ -1336,3 +1448,18 @@ async def read_multipart(
             )
         else:
             data[name] = await part.text()
+
+
+def message_summary(message: BotMessage) -> JSON:
+    """A BotMessage as JSON for the control API (file bytes left out)."""
+    return {
+        "message_id": message.message_id,
+        "kind": message.kind,
+        "text": message.text,
+        "buttons": message.buttons,
+        "button_data": message.button_data,
+        "keyboard": message.keyboard,
+        "file_name": message.file_name,
+        "file_size": len(message.document_bytes) if message.document_bytes is not None else None,
+        "edited": message.edited,
+    }

@@ -114,6 +114,11 @@ class ScriptedUser:
             contact["user_id"] = self.id
         return await self._post({"contact": contact})
 
+    async def edit(self, message_id: int, text: str) -> None:
+        """Edit one of the user's own text messages (the bot gets an edited_message update)."""
+        self.emu._user_edit(self.user, message_id, text)
+        await asyncio.sleep(0)
+
     async def send_location(self, latitude: float = 53.1435, longitude: float = 8.2146) -> int:
         return await self._post({"location": {"latitude": latitude, "longitude": longitude}})
 

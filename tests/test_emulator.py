@@ -280,6 +280,26 @@ async def test_commands_menu_chat_action(emu: BotAPIEmulator, bot: Bot) -> None:
     assert await bot.log_out() and await bot.close()
 
 
+async def test_edit_message_media_and_user_edits(emu: BotAPIEmulator, bot: Bot) -> None:
+    from aiogram.types import InputMediaDocument
+
+    alice = emu.user(1001)
+    first_id = await alice.send("helo")
+    await alice.edit(first_id, "hello")
+    updates = await bot.get_updates(timeout=0)
+    assert updates[1].edited_message is not None and updates[1].edited_message.text == "hello"
+    sent = await bot.send_document(1001, BufferedInputFile(b"v1", filename="a.txt"))
+    await bot.edit_message_media(
+        InputMediaDocument(media=BufferedInputFile(b"v2", filename="b.txt"), caption="second"),
+        chat_id=1001,
+        message_id=sent.message_id,
+    )
+    assert (
+        alice.last.document_bytes == b"v2" and alice.last.file_name == "b.txt" and alice.last.text == "second"
+    )
+    assert alice.last.edited
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -482,6 +502,56 @@ async def test_set_webhook_drop_pending_updates(emu: BotAPIEmulator, bot: Bot) -
         await bot.delete_webhook()
 
 
+async def test_webhook_mode_with_aiogram_request_handler(emu: BotAPIEmulator, bot: Bot) -> None:
+    """aiogram's own webhook handler: updates arrive with the secret, and a method returned by a handler
+    travels back in the webhook's HTTP answer (multipart), which the emulator executes."""
+    from aiogram.methods import SendMessage
+    from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+
+    router = Router()
+
+    @router.message(CommandStart())
+    async def start(message: Message) -> SendMessage:
+        return message.answer("answered in the webhook response")
+
+    @router.message()
+    async def echo(message: Message) -> None:
+        await message.answer(f"echo {message.text}")
+
+    dp = Dispatcher()
+    dp.include_router(router)
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, secret_token="s3cret", handle_in_background=False).register(
+        app, path="/hook"
+    )
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="s3cret")
+        alice = emu.user(1001)
+        await alice.send("/start")
+        [first] = await alice.wait_messages(1)
+        assert first.text == "answered in the webhook response"
+        await alice.send("hello")
+        [second] = await alice.wait_messages(1)
+        assert second.text == "echo hello"
+        await bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="wrong")
+        await alice.send("refused")  # aiogram answers 401 to a wrong secret: retried, then dropped
+        for _ in range(200):
+            if emu.webhook_dropped:
+                break
+            await asyncio.sleep(0.02)
+        assert emu.webhook_dropped and emu.webhook_dropped[0]["message"]["text"] == "refused"
+        info = await bot.get_webhook_info()
+        assert info.last_error_message is not None and "401" in info.last_error_message
+        await bot.delete_webhook()
+    finally:
+        await runner.cleanup()
+
+
 # --------------------------------------------------------------------------- the real thing: a polling bot
 
 
@@ -560,8 +630,27 @@ async def test_standalone_cli_starts_and_stops_on_ctrl_c() -> None:
         line = (await asyncio.wait_for(proc.stdout.readline(), 10)).decode()
         base_url = line.strip().rsplit(" ", 1)[-1]
         assert base_url.startswith("http://127.0.0.1:")
-        async with aiohttp.ClientSession() as http, http.get(f"{base_url}/bot{TOKEN}/getMe") as resp:
-            assert (await resp.json())["ok"] is True
+        async with aiohttp.ClientSession(base_url=base_url) as http:
+            async with http.get(f"/bot{TOKEN}/getMe") as resp:
+                assert (await resp.json())["ok"] is True
+            # the control API lets a demo play a user without Python
+            async with http.post("/_emulator/users/1001/send", json={"text": "/start"}) as resp:
+                assert (await resp.json())["ok"] is True
+            async with http.get(f"/bot{TOKEN}/getUpdates") as resp:
+                assert (await resp.json())["result"][0]["message"]["text"] == "/start"
+            async with http.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "hi"}) as resp:
+                assert resp.status == 200
+            async with http.get("/_emulator/users/1001/messages") as resp:
+                assert [m["text"] for m in (await resp.json())["result"]] == ["hi"]
+            async with http.post("/_emulator/users/1001/press", json={"button": "nope"}) as resp:
+                assert resp.status == 400
+            async with http.post("/_emulator/faults/flood", json={"count": 1, "retry_after": 3}) as resp:
+                assert resp.status == 200
+            async with http.post(f"/bot{TOKEN}/sendMessage", json={"chat_id": 1001, "text": "x"}) as resp:
+                assert resp.status == 429
+                assert (await resp.json())["parameters"] == {"retry_after": 3}
+            async with http.get("/_emulator") as resp:
+                assert (await resp.json())["stats"]["rate_limited"] == 1
         proc.send_signal(signal.SIGINT)
         await asyncio.wait_for(proc.communicate(), 10)
         assert proc.returncode == 0
