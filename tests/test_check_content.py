@@ -67,6 +67,23 @@ def test_scales_match_the_brief(content: CheckContent) -> None:
     assert languages is not None and languages.kind == "multi" and len(languages.options) == 13
 
 
+def test_ids_the_scoring_reads_exist(content: CheckContent) -> None:
+    from dialogs.check import scoring
+
+    def option_ids(question_id: str) -> set[str]:
+        q = content.question(question_id)
+        assert q is not None, question_id
+        return {o.id for o in q.options}
+
+    assert {"started", "finished"} <= option_ids(scoring.TRAINING)
+    assert {f.id for f in content.fields} <= option_ids(scoring.TRAINING_FIELD)
+    assert "no" in option_ids(scoring.SHIFTS) and "no" in option_ids(scoring.PHYSICAL)
+    assert set(scoring.NO_OWN_TRANSPORT) <= option_ids(scoring.TRANSPORT)
+    assert {lic for f in content.fields for lic in f.licences} <= option_ids(scoring.LICENCE)
+    assert {"often", "sometimes"} <= {o.id for o in content.scales[content.flow.task.scale]}
+    assert "like" in {o.id for o in content.scales[content.flow.interest.scale]}
+
+
 def all_no(content: CheckContent) -> dict[str, Answer]:
     return {f.worked_id: "no" for f in content.fields}
 

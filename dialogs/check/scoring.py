@@ -39,6 +39,11 @@ __all__ = ["PROFILE_SCHEMA", "FieldScore", "Note", "Profile", "Reason", "render_
 #: Version of the dict layout written by Profile.to_dict (not of the content).
 PROFILE_SCHEMA = 1
 
+# Ids of the content the scoring reads by name; tests/test_check_content.py pins that they exist.
+TRAINING, TRAINING_FIELD = "edu.training", "edu.training_field"
+SHIFTS, PHYSICAL, LICENCE, TRANSPORT = "work.shifts", "work.physical", "work.licence", "work.transport"
+NO_OWN_TRANSPORT = ("none", "public")
+
 _BAR_FULL = "▓"
 _BAR_EMPTY = "░"
 
@@ -215,8 +220,8 @@ def score(
         v = content.answer_value(question_id, active)
         return None if v is None else _q(v)
 
-    training = value("edu.training") or Fraction(0)
-    training_field = active.get("edu.training_field")
+    training = value(TRAINING) or Fraction(0)
+    training_field = active.get(TRAINING_FIELD)
 
     exact: dict[str, Fraction] = {}
     field_scores: list[FieldScore] = []
@@ -300,9 +305,9 @@ def _option_text(content: CheckContent, question_id: str, active: Mapping[str, A
 def _reasons(f: FieldSpec, content: CheckContent, active: Mapping[str, Answer]) -> tuple[Reason, ...]:
     limit = content.scoring.max_reason_items
     reasons: list[Reason] = []
-    if active.get("edu.training_field") == f.id and active.get("edu.training") in ("started", "finished"):
-        kind = "trained" if active["edu.training"] == "finished" else "training_started"
-        reasons.append(Reason(kind, "edu.training", _option_text(content, "edu.training", active)))
+    if active.get(TRAINING_FIELD) == f.id and active.get(TRAINING) in ("started", "finished"):
+        kind = "trained" if active[TRAINING] == "finished" else "training_started"
+        reasons.append(Reason(kind, TRAINING, _option_text(content, TRAINING, active)))
     if _value(content, f.worked_id, active) > 0:
         # Years say more than "a lot", when they were asked and answered.
         item = f.years_id if _value(content, f.years_id, active) > 0 else f.worked_id
@@ -330,13 +335,13 @@ def _notes(
     have = _cefr_rank(german_level)
     if have is not None and have < CEFR_LEVELS.index(f.german):
         notes.append(Note("german", f.id, texts.german.text, (f.german,)))
-    if f.shifts and active.get("work.shifts") == "no":
+    if f.shifts and active.get(SHIFTS) == "no":
         notes.append(Note("shifts", f.id, texts.shifts.text))
-    if f.heavy_work and active.get("work.physical") == "no":
+    if f.heavy_work and active.get(PHYSICAL) == "no":
         notes.append(Note("heavy_work", f.id, texts.heavy_work.text))
-    if f.rural and active.get("work.transport") in ("none", "public"):
+    if f.rural and active.get(TRANSPORT) in NO_OWN_TRANSPORT:
         notes.append(Note("transport", f.id, texts.transport.text))
-    licences = active.get("work.licence")
+    licences = active.get(LICENCE)
     if f.licences and licences is not None and licences != SKIP and not set(f.licences) & set(licences):
         notes.append(Note("licence", f.id, texts.licence.text, f.licences))
     return notes
