@@ -8,18 +8,19 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
 from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand
 from aiogram.utils.i18n import I18n
+from aiogram_dialog import setup_dialogs
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
+from bot.flows import onboarding
 from bot.i18n import PersonLocaleMiddleware
 from bot.middlewares import DbSessionMiddleware, PersonMiddleware
-from bot.routers import fallback, start
+from bot.routers import commands, coordinator, errors, fallback, privacy, start
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,8 @@ def create_bot(settings: Settings) -> Bot:
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+        # Plain text: names and answers people type can never be taken as markup.
+        default=DefaultBotProperties(link_preview_is_disabled=True),
     )
 
 
@@ -51,13 +53,21 @@ def create_dispatcher(
     fsm: tuple[BaseStorage, BaseEventIsolation] | None = None,
 ) -> Dispatcher:
     storage, isolation = fsm or create_fsm(settings)
-    dp = Dispatcher(storage=storage, events_isolation=isolation, settings=settings, i18n=i18n)
+    dp = Dispatcher(
+        storage=storage, events_isolation=isolation, settings=settings, i18n=i18n, sessionmaker=sessionmaker
+    )
     # Order matters: the session must exist before the person is loaded, the person before the locale.
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(PersonMiddleware(settings.coordinator_ids))
     dp.update.outer_middleware(PersonLocaleMiddleware(i18n))
+    dp.include_router(errors.router)
+    dp.include_router(commands.router)  # first: /help, /menu, /cancel work inside any dialog
     dp.include_router(start.router)
+    dp.include_router(privacy.router)
+    dp.include_router(coordinator.router)
+    dp.include_router(onboarding.dialog)
     dp.include_router(fallback.router)  # last: takes only what no feature took
+    dp["dialog_bg_factory"] = setup_dialogs(dp)
     return dp
 
 

@@ -56,6 +56,14 @@ class Settings(DatabaseSettings):
     webhook_port: int = Field(default=8080, ge=1, le=65535)
     webhook_path: str = "/telegram/webhook"
     locales_dir: Path = Path(__file__).resolve().parent.parent / "locales"
+    # Delivery worker (docs/delivery.md). Several workers may share one PostgreSQL outbox; each needs its
+    # own id (default: host name and process id) and a share of the rate: Telegram counts per bot, not per worker.
+    delivery_enabled: bool = True
+    delivery_rate_per_second: float = Field(default=30.0, gt=0, le=1000)
+    delivery_worker_id: str | None = Field(default=None, max_length=128)
+    delivery_lease_seconds: float = Field(default=60.0, ge=1)
+    delivery_max_attempts: int = Field(default=5, ge=1)
+    retention_months: int = Field(default=12, ge=1, le=120)  # erase people silent this long
 
     @field_validator("bot_token")
     @classmethod

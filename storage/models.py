@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -53,6 +53,49 @@ class Person(SQLModel, table=True):
             self.roles = sorted([*self.roles, role.value])
 
 
+class Region(StrEnum):
+    AMMERLAND = "ammerland"
+    LANDKREIS_OLDENBURG = "landkreis_oldenburg"
+    STADT_OLDENBURG = "stadt_oldenburg"
+    DELMENHORST = "delmenhorst"
+    ELSEWHERE = "elsewhere"
+
+
+class GermanLevel(StrEnum):
+    NONE = "none"
+    A1 = "A1"
+    A2 = "A2"
+    B1 = "B1"
+    B2 = "B2"
+    C1 = "C1"
+    C2 = "C2"
+
+
+class ParticipantProfile(SQLModel, table=True):
+    """What a participant tells us at registration. Saved answer by answer, so nothing is lost."""
+
+    __tablename__ = "participant_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", ondelete="CASCADE", unique=True)
+    region: str | None = Field(default=None, max_length=32)
+    german_level: str | None = Field(default=None, max_length=8)
+    phone: str | None = Field(default=None, max_length=32)  # E.164
+    registered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+
+
+class ErasureEvent(SQLModel, table=True):
+    """That someone's data was erased, and why: kept for the statistics, with nothing that identifies them."""
+
+    __tablename__ = "erasure_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    erased_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
+    reason: str = Field(max_length=32)
+    was_participant: bool = False
+
+
 class ConsentRecord(SQLModel, table=True):
     """One decision of a person about one purpose, under one version of the privacy notice."""
 
@@ -68,4 +111,6 @@ class ConsentRecord(SQLModel, table=True):
     withdrawn_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
 
 
-__all__ = ["ConsentRecord", "Person", "Role", "SQLModel", "UniqueConstraint"]
+__all__ = [
+    "ConsentRecord", "ErasureEvent", "GermanLevel", "ParticipantProfile", "Person", "Region", "Role", "SQLModel",
+]

@@ -6,7 +6,15 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
 
+from bot.menus import MenuCB
+
 router = Router(name="fallback")
+
+
+@router.callback_query(MenuCB.filter())
+async def not_for_you(query: CallbackQuery) -> None:
+    """A menu entry of a role the person does not have (an old menu, or a forged button)."""
+    await query.answer(_("🚫 This is not available for you."), show_alert=True)
 
 
 @router.callback_query()

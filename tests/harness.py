@@ -1,0 +1,45 @@
+"""The real bot, polling the emulator, on a real database: the deepest level of our tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings, load_settings
+from bot.runtime import Runtime, runtime
+from emulator import BotAPIEmulator
+
+TOKEN = "123456:TEST-TOKEN"
+
+
+@dataclass
+class Harness:
+    emu: BotAPIEmulator
+    rt: Runtime
+    settings: Settings
+
+
+@contextlib.asynccontextmanager
+async def running_bot(database_url: str, **overrides: Any) -> AsyncIterator[Harness]:
+    """Start the emulator and the bot long-polling it; stop both cleanly afterwards."""
+    async with BotAPIEmulator() as emu:
+        settings = load_settings(
+            Settings,
+            bot_token=TOKEN,
+            telegram_api_url=emu.base_url,
+            database_url=database_url,
+            **overrides,
+        )
+        async with runtime(settings) as rt:
+            task = asyncio.create_task(
+                rt.dp.start_polling(rt.bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
+            )
+            try:
+                yield Harness(emu, rt, settings)
+            finally:
+                if rt.dp._running_lock.locked():
+                    await rt.dp.stop_polling()
+                await asyncio.wait_for(task, 10)
