@@ -1140,7 +1140,7 @@ class BotAPIEmulator:
                 raise ApiError(409, "Conflict: terminated by other getUpdates request; "
                                "make sure that only one bot instance is running")  # fmt: skip
             if self._webhook is not None:
-                raise self._webhook_conflict()
+                raise ApiError(409, "Conflict: terminated by setWebhook request")
 
     # ----------------------------------------------------------------- updates: webhook
     async def _set_webhook(self, params: Params, bot_id: int) -> bool:

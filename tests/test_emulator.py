@@ -313,6 +313,10 @@ async def test_validation_errors(emu: BotAPIEmulator, bot: Bot) -> None:
     await bot.send_message(1001, "<b>" + "x" * 4096 + "</b>", parse_mode="HTML")  # tags do not count
     with pytest.raises(TelegramBadRequest, match="can't parse entities"):
         await bot.send_message(1001, "a <br> b", parse_mode="HTML")
+    with pytest.raises(TelegramBadRequest, match="Character '!' is reserved"):
+        await bot.send_message(1001, "Hello!", parse_mode="MarkdownV2")
+    await bot.send_message(1001, "*Hello*, [site](https://example.org/a.b)\\!", parse_mode="MarkdownV2")
+    assert alice.last.text == "Hello, site!"
     with pytest.raises(TelegramBadRequest, match="BUTTON_DATA_INVALID"):
         await bot.send_message(1001, "x", reply_markup=keyboard(("Long", "d" * 65)))
     with pytest.raises(TelegramBadRequest, match="chat not found"):
@@ -320,7 +324,7 @@ async def test_validation_errors(emu: BotAPIEmulator, bot: Bot) -> None:
     emu.user(1002, "Bob")  # known to the emulator, but never wrote to the bot
     with pytest.raises(TelegramForbiddenError, match="bot can't initiate conversation with a user"):
         await bot.send_message(1002, "hello")
-    assert emu.stats.sends_ok == 1
+    assert emu.stats.sends_ok == 2
 
 
 async def test_blocked_and_deactivated_users(emu: BotAPIEmulator, bot: Bot) -> None:
@@ -408,6 +412,19 @@ async def test_long_poll_returns_when_an_update_arrives(emu: BotAPIEmulator, bot
     started = time.monotonic()
     assert await bot.get_updates(offset=updates[-1].update_id + 1, timeout=1) == []
     assert 0.9 <= time.monotonic() - started < 3
+
+
+async def test_a_newer_long_poll_or_a_webhook_ends_the_running_one(emu: BotAPIEmulator, bot: Bot) -> None:
+    first = asyncio.create_task(bot.get_updates(timeout=5))
+    await asyncio.sleep(0.1)
+    second = asyncio.create_task(bot.get_updates(timeout=5))
+    with pytest.raises(TelegramConflictError, match="terminated by other getUpdates request"):
+        await asyncio.wait_for(first, 2)
+    await asyncio.sleep(0.1)
+    await bot.set_webhook("http://127.0.0.1:9/unreachable")
+    with pytest.raises(TelegramConflictError, match="terminated by setWebhook request"):
+        await asyncio.wait_for(second, 2)
+    await bot.delete_webhook()
 
 
 async def test_limit_and_allowed_updates(emu: BotAPIEmulator, bot: Bot) -> None:
