@@ -8,6 +8,8 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.check
+import storage.companies
 import storage.models  # noqa: F401  (registers every table on the metadata)
 import storage.outbox  # noqa: F401
 from storage.db import create_engine
