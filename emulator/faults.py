@@ -88,11 +88,25 @@ class Faults:
         global_per_second: float | None = 30,
         per_chat_per_second: float | None = 1,
         per_group_per_minute: float | None = 20,
+        slack: float = 0.1,
     ) -> None:
-        """Telegram's limits on send methods, as sliding windows; None switches one limit off."""
-        self.global_window = SlidingWindow(*_window(global_per_second)) if global_per_second else None
-        self.chat_rate = _window(per_chat_per_second) if per_chat_per_second else None
-        self.group_rate = (max(1, int(per_group_per_minute)), 60.0) if per_group_per_minute else None
+        """Telegram's limits on send methods, as sliding windows; None switches one limit off.
+
+        Telegram's limits are approximate, and the sender's clock is not ours: each window is
+        shortened by ``slack`` (a fraction, default 10 %) so that network and event-loop jitter of a
+        sender pacing itself at the limit is absorbed, while one that really exceeds it is throttled
+        (at 1/s per chat, a second message 0.9 s after the first passes, one 0.5 s after is refused).
+        """
+        if not 0 <= slack < 1:
+            raise ValueError("slack is a fraction in [0, 1)")
+        keep = 1.0 - slack
+
+        def window(rate: tuple[int, float]) -> tuple[int, float]:
+            return rate[0], rate[1] * keep
+
+        self.global_window = SlidingWindow(*window(_window(global_per_second))) if global_per_second else None
+        self.chat_rate = window(_window(per_chat_per_second)) if per_chat_per_second else None
+        self.group_rate = window((max(1, int(per_group_per_minute)), 60.0)) if per_group_per_minute else None
         self.chat_windows.clear()
 
     def no_rate_limits(self) -> None:

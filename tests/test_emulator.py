@@ -37,7 +37,7 @@ from aiogram.types import (
 )
 from aiohttp import web
 
-from emulator import BotAPIEmulator, ButtonNotFound, EmulatorTimeout
+from emulator import BotAPIEmulator, ButtonNotFound, EmulatorTimeout, Faults
 
 TOKEN = "123456:TEST"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -383,6 +383,23 @@ async def test_rate_limits_and_faults(emu: BotAPIEmulator, bot: Bot) -> None:
     started = time.monotonic()
     await bot.get_me()
     assert time.monotonic() - started >= 0.2
+
+
+def test_sliding_windows_absorb_jitter_but_not_excess() -> None:
+    faults = Faults()
+    faults.rate_limits(global_per_second=30, per_chat_per_second=1)  # default slack 10 %
+    assert faults.take_send_slot(1, 100.0) is None
+    refused = faults.take_send_slot(1, 100.5)
+    assert refused is not None and refused.code == 429 and refused.retry_after == 1
+    assert faults.take_send_slot(1, 100.91) is None  # 0.91 s: a sender at 1/s with some jitter
+    for n in range(30):
+        assert faults.take_send_slot(1000 + n, 200.0 + n * 0.01) is None
+    assert faults.take_send_slot(2000, 200.5) is not None  # the 31st within a second
+    assert faults.take_send_slot(2000, 200.91) is None
+    faults.rate_limits(per_chat_per_second=1, slack=0)
+    assert faults.take_send_slot(5, 0.0) is None
+    assert faults.take_send_slot(5, 0.99) is not None
+    assert faults.take_send_slot(5, 1.0) is None
 
 
 async def test_group_rate_limit(emu: BotAPIEmulator, bot: Bot) -> None:
