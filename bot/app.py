@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
@@ -45,6 +46,23 @@ def create_fsm(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
     return MemoryStorage(), SimpleEventIsolation()
 
 
+def _includer(dp: Dispatcher) -> Callable[[Router], None]:
+    """Include module-level routers, detaching them from an earlier dispatcher of this process.
+
+    Routers are stateless declarations (one per module, as aiogram recommends); a process that builds a
+    second dispatcher (tests, a restart in place) re-attaches them instead of failing.
+    """
+
+    def include(router: Router) -> None:
+        previous = router.parent_router
+        if previous is not None and previous is not dp:
+            previous.sub_routers.remove(router)
+            router._parent_router = None
+        dp.include_router(router)
+
+    return include
+
+
 def create_dispatcher(
     settings: Settings,
     *,
@@ -60,13 +78,14 @@ def create_dispatcher(
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(PersonMiddleware(settings.coordinator_ids))
     dp.update.outer_middleware(PersonLocaleMiddleware(i18n))
-    dp.include_router(errors.router)
-    dp.include_router(commands.router)  # first: /help, /menu, /cancel work inside any dialog
-    dp.include_router(start.router)
-    dp.include_router(privacy.router)
-    dp.include_router(coordinator.router)
-    dp.include_router(onboarding.dialog)
-    dp.include_router(fallback.router)  # last: takes only what no feature took
+    include = _includer(dp)
+    include(errors.router)
+    include(commands.router)  # first: /help, /menu, /cancel work inside any dialog
+    include(start.router)
+    include(privacy.router)
+    include(coordinator.router)
+    include(onboarding.dialog)
+    include(fallback.router)  # last: takes only what no feature took
     dp["dialog_bg_factory"] = setup_dialogs(dp)
     return dp
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import Table, delete, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Person, SQLModel
 
@@ -25,7 +25,7 @@ async def erase_person_rows(session: AsyncSession, person_id: int) -> None:
     """
     for table, column, nullable in tables_referencing_person():
         if nullable:
-            await session.execute(update(table).where(table.c[column] == person_id).values({column: None}))
+            await session.exec(update(table).where(table.c[column] == person_id).values({column: None}))
         else:
-            await session.execute(delete(table).where(table.c[column] == person_id))
-    await session.execute(delete(Person.__table__).where(Person.__table__.c.id == person_id))  # type: ignore[attr-defined]
+            await session.exec(delete(table).where(table.c[column] == person_id))
+    await session.exec(delete(Person.__table__).where(Person.__table__.c.id == person_id))  # type: ignore[attr-defined]

@@ -23,9 +23,13 @@ class Harness:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(database_url: str, **overrides: Any) -> AsyncIterator[Harness]:
-    """Start the emulator and the bot long-polling it; stop both cleanly afterwards."""
-    async with BotAPIEmulator() as emu:
+async def running_bot(
+    database_url: str, *, emu: BotAPIEmulator | None = None, **overrides: Any
+) -> AsyncIterator[Harness]:
+    """Start the emulator (unless one is given: a bot restart keeps Telegram's side) and the bot polling it."""
+    async with contextlib.AsyncExitStack() as stack:
+        if emu is None:
+            emu = await stack.enter_async_context(BotAPIEmulator())
         settings = load_settings(
             Settings,
             bot_token=TOKEN,

@@ -18,7 +18,7 @@ async def test_start_offers_twelve_languages_and_answers_in_arabic(sqlite_url: s
         assert picker.flat_buttons == NATIVE_NAMES
         await user.press("العربية")
         replies = await user.wait_messages(3)
-        confirmation = [m for m in replies if not m.edited][0]
+        confirmation = next(m for m in replies if not m.edited)
         assert "العربية" in confirmation.text
         assert "اللغة" in confirmation.text  # "Language" in Arabic
         await user.send("/help")
