@@ -110,7 +110,7 @@ async def chat(user: ScriptedUser, interactive: bool) -> None:
 async def run_demo(workdir: str, *, language: str = "en") -> None:
     from bot.runtime import runtime
 
-    folder = Path(workdir)
+    folder = Path(workdir).resolve()  # noqa: ASYNC240 - once, before anything runs
     folder.mkdir(parents=True, exist_ok=True)
     logging.getLogger().setLevel(logging.WARNING)
     async with BotAPIEmulator() as emu:
@@ -118,7 +118,7 @@ async def run_demo(workdir: str, *, language: str = "en") -> None:
             Settings,
             bot_token=DEMO_TOKEN,
             telegram_api_url=emu.base_url,
-            database_url=f"sqlite+aiosqlite:///{folder.resolve() / 'demo.sqlite3'}",
+            database_url=f"sqlite+aiosqlite:///{folder / 'demo.sqlite3'}",
             coordinator_ids=str(DEMO_COORDINATOR_ID),
             redis_url=None,
         )
