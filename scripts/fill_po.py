@@ -3,6 +3,7 @@
 A tool for translators working in bulk (Poedit and Weblate remain the editors of record):
 
     python scripts/fill_po.py translations.json   # or a .py file defining T = {...}
+    python scripts/fill_po.py --lang fr fr.json    # a one-language file {msgid: msgstr}
 
 Only messages present in the catalog are touched; the files are rewritten in Babel's standard layout.
 """
@@ -49,6 +50,15 @@ def fill(mapping: dict[str, dict[str, str | list[str]]]) -> dict[str, int]:
     return written
 
 
+def load_one(lang: str, path: Path) -> dict[str, dict[str, str | list[str]]]:
+    data: dict[str, str | list[str]] = json.loads(path.read_text("utf-8"))
+    return {msgid: {lang: text} for msgid, text in data.items()}
+
+
 if __name__ == "__main__":
-    for arg in sys.argv[1:]:
-        print(fill(load(Path(arg))))
+    args = sys.argv[1:]
+    if args[:1] == ["--lang"]:
+        print(fill(load_one(args[1], Path(args[2]))))
+    else:
+        for arg in args:
+            print(fill(load(Path(arg))))

@@ -47,6 +47,25 @@ def update() -> None:
                     "--ignore-obsolete")
         else:
             pybabel("init", "-i", str(POT), "-d", str(LOCALES), "-l", code)
+    fill_source_catalog()
+
+
+SOURCE_LANGUAGE = "en"
+
+
+def fill_source_catalog() -> None:
+    """The English catalog is the source itself: every msgstr equals its msgid, so it is never incomplete."""
+    from babel.messages.pofile import write_po
+
+    po = LOCALES / SOURCE_LANGUAGE / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as f:
+        catalog = read_po(f, locale=SOURCE_LANGUAGE)
+    for message in catalog:
+        if message.id:
+            message.string = message.id
+            message.flags.discard("fuzzy")
+    with po.open("wb") as f:
+        write_po(f, catalog, width=76)
 
 
 def compile_() -> None:
