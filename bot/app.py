@@ -92,13 +92,11 @@ def create_dispatcher(
 
 async def set_commands(bot: Bot, i18n: I18n) -> None:
     """Publish the command menu per language; a Bot API stand-in without the method is not fatal."""
-    from aiogram.exceptions import TelegramAPIError
-
     from bot.commands import commands_for
 
     try:
         for locale in [None, *sorted(i18n.available_locales)]:
             commands: list[BotCommand] = commands_for(i18n, locale or i18n.default_locale)
             await bot.set_my_commands(commands, language_code=locale)
-    except TelegramAPIError as exc:
-        log.warning("could not set the command menu: %s", exc)
+    except Exception as exc:  # noqa: BLE001 - any stand-in's answer, even a non-JSON 404, must not stop start-up
+        log.warning("could not set the command menu: %s", type(exc).__name__)

@@ -9,7 +9,13 @@ from dialogs.text import N_
 
 COMMANDS = (
     ("start", N_("Start")),
+    ("menu", N_("Menu")),
     ("language", N_("Change language")),
+    ("privacy", N_("Privacy choices")),
+    ("mydata", N_("My data")),
+    ("delete", N_("Delete my data")),
+    ("cancel", N_("Stop the current step")),
+    ("help", N_("Help")),
 )
 
 
