@@ -80,4 +80,5 @@ async def run_polling(settings: Settings) -> None:
     async with runtime(settings) as rt:
         me = await rt.bot.get_me()
         log.info("polling as @%s against %s", me.username, settings.telegram_api_url)
-        await rt.dp.start_polling(rt.bot, handle_signals=False, close_bot_session=False)
+        # SIGTERM and SIGINT stop polling gracefully: the update in hand finishes, nothing is lost.
+        await rt.dp.start_polling(rt.bot, handle_signals=True, close_bot_session=False)
