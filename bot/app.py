@@ -98,5 +98,5 @@ async def set_commands(bot: Bot, i18n: I18n) -> None:
         for locale in [None, *sorted(i18n.available_locales)]:
             commands: list[BotCommand] = commands_for(i18n, locale or i18n.default_locale)
             await bot.set_my_commands(commands, language_code=locale)
-    except Exception as exc:  # noqa: BLE001 - any stand-in's answer, even a non-JSON 404, must not stop start-up
+    except Exception as exc:  # any stand-in's answer, even a non-JSON 404, must not stop start-up
         log.warning("could not set the command menu: %s", type(exc).__name__)
