@@ -41,7 +41,7 @@ NOTICE = N_(
     "Who: the pro:connect team of the skilled-workers alliance, sub-region North, is responsible "
     "for your data.\n\n"
     "What: your first name, region, German level, phone number (if you give it), your answers "
-    "in this chat and your Telegram number.\n\n"
+    "in this chat and your Telegram user ID.\n\n"
     "Why: to find a job, an internship or an apprenticeship for you, and to invite you to "
     "events. We only do what you agree to.\n\n"
     "How long: when you have not written to us for {months} months, we delete everything.\n\n"
