@@ -1,4 +1,4 @@
-"""The ``proconnect`` command: run, webhook, migrate, demo, seed-demo, compile-locales."""
+"""The ``proconnect`` command: run, webhook, migrate, demo, seed-demo, compile-locales, worker, outbox."""
 
 from __future__ import annotations
 
@@ -80,6 +80,43 @@ def cmd_compile_locales(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    from bot.delivery import run_worker
+
+    return _run(run_worker(settings))
+
+
+async def _outbox(database_url: str, retry_failed: bool) -> None:
+    from storage import outbox
+    from storage.db import create_engine, create_sessionmaker
+    from storage.types import utcnow
+
+    engine = create_engine(database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            if retry_failed:
+                count = await outbox.requeue_failed(session, now=utcnow())
+                await session.commit()
+                print(f"{count} failed rows are pending again")
+            view = await outbox.summary(session)
+    finally:
+        await engine.dispose()
+    for status in outbox.OutboxStatus:
+        print(f"{status.value:>10}  {view.counts.get(status.value, 0)}")
+    row = view.oldest_pending
+    if row is not None:
+        print(
+            f"oldest pending: #{row.id} {row.idempotency_key!r} due {row.due_at:%Y-%m-%d %H:%M:%S} UTC"
+            f", {row.attempts} attempts" + (f", last error: {row.last_error}" if row.last_error else "")
+        )
+
+
+def cmd_outbox(args: argparse.Namespace) -> int:
+    settings = load_settings(DatabaseSettings)
+    return _run(_outbox(settings.database_url, retry_failed=args.action == "retry-failed"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="proconnect", description="pro:connect Telegram assistant")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -98,6 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_seed_demo
     )
     sub.add_parser("compile-locales", help="compile the gettext catalogs").set_defaults(func=cmd_compile_locales)
+    sub.add_parser("worker", help="run only the delivery worker (sends the outbox)").set_defaults(func=cmd_worker)
+    outbox = sub.add_parser("outbox", help="outbox counts by status and the oldest pending row")
+    outbox.add_argument("action", nargs="?", choices=["retry-failed"], help="requeue every failed row")
+    outbox.set_defaults(func=cmd_outbox)
     return parser
 
 

@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -148,6 +150,67 @@ async def schedule(
     return row
 
 
+@dataclass(frozen=True)
+class Draft:
+    """One message of a bulk :func:`schedule_many`; the fields mean what :func:`schedule`'s arguments do."""
+
+    key: str
+    person_id: int | None = None
+    chat_id: int | None = None
+    template: str | None = None
+    args: Mapping[str, Any] | None = None
+    text: str | None = None
+    buttons: Sequence[Sequence[Button]] | None = None
+    due_at: datetime | None = None
+    priority: int = Priority.BULK
+    expires_at: datetime | None = None
+    locale: str | None = None
+
+
+async def schedule_many(session: AsyncSession, drafts: Sequence[Draft], *, now: Clock = utcnow) -> None:
+    """Put many messages in the outbox in a few statements (a broadcast); keys already there are skipped.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` in the dialect of the session's database (SQLite and PostgreSQL
+    spell it alike): one round trip per thousand rows instead of several per row.
+    """
+    if not drafts:
+        return
+    stamp = now()
+    values: list[dict[str, Any]] = []
+    for d in drafts:
+        if (d.template is None) == (d.text is None) or (d.person_id is None and d.chat_id is None):
+            raise ValueError(f"draft {d.key!r} needs one of template and text, and a recipient")
+        values.append(
+            {
+                "idempotency_key": d.key,
+                "person_id": d.person_id,
+                "chat_id": d.chat_id,
+                "locale": d.locale,
+                "template": d.template,
+                "args": dict(d.args) if d.args else None,
+                "text": d.text,
+                "buttons": [[b.as_dict() for b in row] for row in d.buttons] if d.buttons else None,
+                "priority": int(d.priority),
+                "due_at": d.due_at or stamp,
+                "expires_at": d.expires_at,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "created_at": stamp,
+                "updated_at": stamp,
+            }
+        )
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]
+    conn = await session.connection()
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    for start in range(0, len(values), 1000):
+        stmt = (
+            insert(table)
+            .values(values[start : start + 1000])
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        await conn.execute(stmt)
+
+
 async def get(session: AsyncSession, key: str) -> OutboxMessage | None:
     result = await session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
     return result.first()
@@ -216,6 +279,7 @@ async def cancel(
 
 __all__ = [
     "Button",
+    "Draft",
     "OutboxMessage",
     "OutboxStatus",
     "Priority",
@@ -225,4 +289,5 @@ __all__ = [
     "make_key",
     "reschedule",
     "schedule",
+    "schedule_many",
 ]

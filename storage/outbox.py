@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession as Session
 from sqlmodel import Field, SQLModel
 
+from storage.models import Person
 from storage.types import UTCDateTime, utcnow
 
 
@@ -115,6 +116,8 @@ async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: i
     Highest priority first, then oldest due time. Expired rows are never claimed (see
     :func:`expire_late`, which the worker runs first).
     """
+    # A CTE, not ``id IN (subquery)``: PostgreSQL may run such a subquery more than once and then claims
+    # more than ``limit`` rows; a CTE that locks rows is evaluated once.
     candidates = (
         select(c.id)
         .where(c.status == OutboxStatus.PENDING, c.due_at <= now)
@@ -122,10 +125,11 @@ async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: i
         .order_by(c.priority, c.due_at, c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's compiler leaves it out
+        .cte("due")
     )
     stmt = (
         update(T)
-        .where(c.id.in_(candidates.scalar_subquery()), c.status == OutboxStatus.PENDING)
+        .where(c.id == candidates.c.id, c.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now)
         .returning(*T.c)
     )
@@ -156,15 +160,16 @@ async def renew_leases(session: Session, *, worker_id: str, now: datetime) -> in
 
 
 async def release_expired_leases(
-    session: Session, *, now: datetime, lease: timedelta, max_attempts: int
+    session: Session, *, worker_id: str, now: datetime, lease: timedelta, max_attempts: int
 ) -> int:
     """Return rows of a worker that stopped renewing its lease (it crashed) to ``pending``.
 
     Such a row may or may not have reached Telegram before the crash; it is sent again, which is the
     one place a duplicate can arise. A row that keeps outliving its workers (a poison message) counts
-    an attempt each time and fails after ``max_attempts``.
+    an attempt each time and fails after ``max_attempts``. The calling worker's own rows are left alone:
+    it holds them, and renews their lease.
     """
-    stale = c.status == OutboxStatus.SENDING, c.claimed_at < now - lease
+    stale = c.status == OutboxStatus.SENDING, c.claimed_at < now - lease, c.claimed_by != worker_id
     failed = await _execute(
         session,
         update(T)
@@ -192,6 +197,26 @@ async def release_expired_leases(
         ),
     )
     return _count(failed) + _count(released)
+
+
+async def release_own(session: Session, *, worker_id: str, now: datetime) -> int:
+    """At start: rows still claimed under this worker's id belong to a dead earlier run of it.
+
+    Worker ids are unique among running workers, so nobody else can be sending them.
+    """
+    result = await _execute(
+        session,
+        update(T)
+        .where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
+        .values(
+            status=OutboxStatus.PENDING,
+            last_error=f"{worker_id}: restarted while sending",
+            claimed_at=None,
+            claimed_by=None,
+            updated_at=now,
+        ),
+    )
+    return _count(result)
 
 
 @dataclass(frozen=True)
@@ -262,6 +287,35 @@ async def fail_pending_for_people(
     return _count(result)
 
 
+async def mark_blocked(session: Session, person_ids: Iterable[int], *, reason: str, now: datetime) -> None:
+    """People who blocked the bot or were deactivated: flag them and give up on their pending rows."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return
+    P = Person.__table__  # type: ignore[attr-defined]
+    await _execute(session, update(P).where(P.c.id.in_(ids)).values(blocked=True, updated_at=now))
+    await fail_pending_for_people(session, ids, reason=reason, now=now)
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int | None
+    language: str | None
+    blocked: bool
+
+
+async def recipients(session: Session, person_ids: Iterable[int]) -> dict[int, Recipient]:
+    """Chat, language and reachability of these people now (read at send time, not at schedule time)."""
+    ids = sorted(set(person_ids))
+    if not ids:
+        return {}
+    P = Person.__table__  # type: ignore[attr-defined]
+    rows = await _execute(
+        session, select(P.c.id, P.c.chat_id, P.c.language, P.c.blocked).where(P.c.id.in_(ids))
+    )
+    return {int(r["id"]): Recipient(r["chat_id"], r["language"], bool(r["blocked"])) for r in rows.mappings()}
+
+
 # ----------------------------------------------------------------------------------------- operators
 
 
@@ -306,11 +360,15 @@ __all__ = [
     "OutboxSummary",
     "Outcome",
     "Priority",
+    "Recipient",
     "claim_due",
     "expire_late",
     "fail_pending_for_people",
+    "mark_blocked",
+    "recipients",
     "record_outcomes",
     "release_expired_leases",
+    "release_own",
     "renew_leases",
     "requeue_failed",
     "summary",

@@ -209,8 +209,8 @@ async def test_expiry_and_lease_recovery(sessions: async_sessionmaker[AsyncSessi
         await session.commit()
         assert [r.idempotency_key for r in claimed] == ["news"]  # sent late: it never expires
         lease = timedelta(seconds=60)
-        assert await store.release_expired_leases(session, now=at(20.5), lease=lease, max_attempts=3) == 0
-        assert await store.release_expired_leases(session, now=at(22), lease=lease, max_attempts=3) == 1
+        assert await store.release_expired_leases(session, worker_id="w", now=at(20.5), lease=lease, max_attempts=3) == 0
+        assert await store.release_expired_leases(session, worker_id="w", now=at(22), lease=lease, max_attempts=3) == 1
         await session.commit()
         row = await outbox.get(session, "news")
         assert row is not None
@@ -241,3 +241,18 @@ async def test_outcomes_summary_and_requeue(sessions: async_sessionmaker[AsyncSe
         assert await store.requeue_failed(session, now=at(5)) == 1
         await session.commit()
         assert (await store.summary(session)).counts == {"sent": 1, "pending": 2}
+
+
+async def test_schedule_many_skips_keys_already_there(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with sessions() as session:
+        anna = await add_person(session, 1)
+        await outbox.schedule(session, person=anna, text="first", key="bc:1:1")
+        drafts = [outbox.Draft(key=f"bc:1:{i}", person_id=anna.id, text=f"n{i}") for i in range(1, 1500)]
+        await outbox.schedule_many(session, drafts, now=lambda: at(0))
+        await outbox.schedule_many(session, drafts[:10], now=lambda: at(0))
+        await session.commit()
+        assert (await store.summary(session)).counts == {"pending": 1499}
+        kept = await outbox.get(session, "bc:1:1")
+        assert kept is not None and kept.text == "first"
+        with pytest.raises(ValueError, match="needs one of"):
+            await outbox.schedule_many(session, [outbox.Draft(key="bad", person_id=anna.id)])
