@@ -18,10 +18,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
+from bot.flows import check as check_flow
 from bot.flows import onboarding
 from bot.i18n import PersonLocaleMiddleware
 from bot.middlewares import DbSessionMiddleware, PersonMiddleware
-from bot.routers import commands, coordinator, errors, fallback, privacy, start
+from bot.routers import check, check_coordinator, commands, coordinator, errors, fallback, privacy, start
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,10 @@ def create_dispatcher(
     include(start.router)
     include(privacy.router)
     include(coordinator.router)
+    include(check.router)
+    include(check_coordinator.router)
     include(onboarding.dialog)
+    include(check_flow.dialog)
     include(fallback.router)  # last: takes only what no feature took
     dp["dialog_bg_factory"] = setup_dialogs(dp)
     return dp

@@ -20,7 +20,7 @@ class MenuCB(CallbackData, prefix="menu"):
 
 
 # (action, label, role that may use it; None = everyone)
-PARTICIPANT_ITEMS: tuple[tuple[str, str], ...] = ()
+PARTICIPANT_ITEMS: tuple[tuple[str, str], ...] = (("check", N_("🧭 Competence check")),)
 COMPANY_ITEMS: tuple[tuple[str, str], ...] = ()
 COORDINATOR_ITEMS: tuple[tuple[str, str], ...] = (("overview", N_("📊 Overview")),)
 COMMON_ITEMS: tuple[tuple[str, str], ...] = (

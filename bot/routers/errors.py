@@ -14,8 +14,10 @@ from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, Unknown
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.flows.check import CheckSG
 from bot.flows.onboarding import STATE_FOR_STEP
 from bot.menus import menu_keyboard, menu_text
+from dialogs.check.service import in_progress
 from dialogs.languages import match_language
 from dialogs.onboarding import Step, next_step
 from dialogs.people import get_person
@@ -47,7 +49,11 @@ async def stale_dialog(
                 return
             step = await next_step(session, person)
             chat_id = query.message.chat.id
-            if step is Step.DONE:
+            if step is Step.DONE and person.id is not None and await in_progress(session, person.id) is not None:
+                # A check under way: back to its next question, derived from the stored answers.
+                manager = dialog_bg_factory.bg(bot, query.from_user.id, chat_id)
+                await manager.start(CheckSG.question, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+            elif step is Step.DONE:
                 await bot.send_message(chat_id, menu_text(person), reply_markup=menu_keyboard(person))
             elif step in STATE_FOR_STEP:
                 manager = dialog_bg_factory.bg(bot, query.from_user.id, chat_id)
