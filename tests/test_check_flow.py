@@ -13,7 +13,8 @@ from sqlmodel import select
 from dialogs.check import SKIP, Question, load_content, score
 from dialogs.check.content import CheckContent, parse_content
 from dialogs.check.scoring import render_bar
-from dialogs.check.service import stored_profile
+from dialogs.check.seed import seed_demo_offers
+from dialogs.check.service import anonymous_code, stored_profile
 from dialogs.text import strip_isolates
 from emulator import ScriptedUser
 from emulator.users import TINY_JPEG
@@ -189,7 +190,7 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
     data["interests"] = [{**data["interests"][0], "image": "img/machines.jpg"}, *data["interests"][1:]]
     content = parse_content(data, base_dir=tmp_path)
 
-    async with running_bot(sqlite_url) as h:
+    async with running_bot(sqlite_url, coordinator_ids="8199") as h:
         h.rt.dp["check_content"] = content
         i18n: I18n = h.rt.dp["i18n"]
         user = h.emu.user(8102, "Amira", language_code="ar")
@@ -218,3 +219,22 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
         document = next(m for m in reversed(user.messages) if m.document_bytes)
         assert document.document_bytes and document.document_bytes.startswith(b"%PDF")
         assert "Amira" not in (PdfReader(io.BytesIO(document.document_bytes)).pages[0].extract_text())
+
+        # The participant cannot list profiles; a coordinator gets the German PDF (code, no name) and offers.
+        await send(user, "/profiles")
+        assert "Finished checks" not in user.last.text
+        async with h.rt.sessionmaker() as session:
+            await seed_demo_offers(session)
+        coordinator = h.emu.user(8199, "Kim", language_code="de")
+        await send(coordinator, "/profiles")
+        code = anonymous_code(run.person_id)
+        assert coordinator.last.flat_buttons[0].startswith(code)
+        coordinator.take_new()
+        await coordinator.press(coordinator.last.flat_buttons[0])
+        got = await coordinator.wait_messages(2)
+        await coordinator.wait_idle(quiet=0.05)
+        pdf = next(m for m in got if m.document_bytes)
+        text = PdfReader(io.BytesIO(pdf.document_bytes or b"")).pages[0].extract_text()
+        assert code in text and "Amira" not in text
+        offers = coordinator.last.text
+        assert "(Demo)" in offers
