@@ -195,7 +195,10 @@ async def test_2000_recipients_each_get_one_message_within_limits(env: Env) -> N
     assert env.emu.stats.rate_limited == 0 and worker.stats.rate_limited == 0
     assert sorted(env.emu.stats.per_chat_sends.values()) == [1] * 2000
     assert await counts(env) == {"sent": 2000}
-    print(f"\n2,000 messages at {rate}/s: {elapsed:.1f}s, {2000 / elapsed / rate:.2f} of the limit")
+    accepted = sorted(r.time for r in env.emu.sent_messages)
+    achieved = (len(accepted) - 1) / (accepted[-1] - accepted[0])
+    print(f"\n2,000 messages at {rate}/s: {elapsed:.1f}s in all, {achieved:.1f}/s while sending = "
+          f"{achieved / rate:.2f} of the limit")
 
 
 async def test_template_rendered_in_language_of_send_time_with_buttons(env: Env) -> None:
@@ -214,7 +217,7 @@ async def test_template_rendered_in_language_of_send_time_with_buttons(env: Env)
     await drain(env, env.worker())
     messages = env.emu.user(anna.telegram_user_id or 0).messages
     assert [m.text for m in messages] == ["Sprache ändern", "Hello A&B 3"]
-    assert messages[0].buttons == [["Start"]]
+    assert messages[0].buttons == [[env.i18n.gettext("Start", locale="de")]]
     assert messages[1].raw_text == "Hello <b>A&amp;B</b> 3"
 
 
