@@ -22,6 +22,7 @@ from bot.flows import check as check_flow
 from bot.flows import onboarding
 from bot.i18n import PersonLocaleMiddleware
 from bot.middlewares import DbSessionMiddleware, PersonMiddleware
+from bot.retry import RetryTransientErrors
 from bot.routers import check, check_coordinator, commands, coordinator, errors, fallback, privacy, start
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 def create_bot(settings: Settings) -> Bot:
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
+    session.middleware(RetryTransientErrors())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

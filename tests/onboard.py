@@ -17,14 +17,29 @@ def translator(i18n: I18n, code: str) -> Callable[[str], str]:
     return t
 
 
+QUIET = 0.5  # seconds without bot activity that count as "the bot has answered"
+
+
+async def _answered(user: ScriptedUser) -> None:
+    """Wait for the bot's answer: at least one new message or edit, then quiet.
+
+    Waiting for quiet alone is not enough under load: a handler waiting for the database sends nothing
+    for a while, and the next tap would hit an old window.
+    """
+    await user.wait_messages(1, timeout=30)
+    await user.wait_idle(quiet=QUIET, timeout=30)
+
+
 async def step(user: ScriptedUser, button: str) -> None:
+    user.take_new()
     await user.press(button)
-    await user.wait_idle()
+    await _answered(user)
 
 
 async def say(user: ScriptedUser, text: str) -> None:
+    user.take_new()
     await user.send(text)
-    await user.wait_idle()
+    await _answered(user)
 
 
 async def onboard(

@@ -66,3 +66,15 @@ async def test_webhook_mode_checks_the_secret(sqlite_url: str) -> None:
                         assert (await response.json()) == {"ok": True}
             finally:
                 await runner.cleanup()
+
+
+async def test_a_reply_survives_a_failing_connection(sqlite_url: str) -> None:
+    """Two 502s in a row on the reply: the person still gets it, once."""
+    async with running_bot(sqlite_url) as h:
+        user = h.emu.user(8300, "N", language_code="en")
+        h.emu.faults.server_errors(2, status=502)
+        await user.send("/start")
+        picker = await user.wait_message(timeout=20)
+        assert len(picker.flat_buttons) == len(LANGUAGES)
+        await user.wait_idle(quiet=1.0)
+        assert len(user.history) == 1
