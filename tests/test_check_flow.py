@@ -17,7 +17,7 @@ from dialogs.check.seed import seed_demo_offers
 from dialogs.check.service import anonymous_code, stored_profile
 from dialogs.text import strip_isolates
 from emulator import ScriptedUser
-from emulator.users import TINY_JPEG
+from emulator.users import TINY_JPEG, TINY_OGG
 from storage.check import Assessment, AssessmentStatus
 from storage.models import Person
 from tests.harness import Harness, running_bot
@@ -187,7 +187,10 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
     (tmp_path / "img").mkdir()
     (tmp_path / "img" / "machines.jpg").write_bytes(TINY_JPEG)
     data = CONTENT.model_dump(exclude={"base_dir"})
-    data["interests"] = [{**data["interests"][0], "image": "img/machines.jpg"}, *data["interests"][1:]]
+    (tmp_path / "audio").mkdir()
+    (tmp_path / "audio" / "build.ogg").write_bytes(TINY_OGG)
+    first, second, *rest = data["interests"]
+    data["interests"] = [{**first, "image": "img/machines.jpg"}, {**second, "audio": {"ar": "audio/build.ogg"}}, *rest]
     content = parse_content(data, base_dir=tmp_path)
 
     async with running_bot(sqlite_url, coordinator_ids="8199") as h:
@@ -204,6 +207,9 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
             if q.kind == "multi":
                 await tap_row(user, len(q.options))  # "Done", right below the options
             count += 1
+            if count == 1:  # the second item's recorded prompt in Arabic, right above its question
+                *_, voice, window = user.messages
+                assert voice.kind == "voice" and "2 / 36" in strip_isolates(window.text)
         assert count == 36
         await tap_row(user, 0)  # free text: skip
         await tap_widget(user, "finish")  # "Show my result"

@@ -95,9 +95,10 @@ async def resume_state(session: AsyncSession, person: Person, content: CheckCont
 async def start_check(manager: DialogManager, session: AsyncSession, person: Person) -> None:
     content = manager.middleware_data.get("check_content") or load_content()
     state = await resume_state(session, person, content)
-    await manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
     if state is CheckSG.question:
-        await _send_audio(manager, session, person, content)
+        run = await start_or_resume(session, person, content)
+        await _send_audio(manager, person, content, content.next_question(run.answers))
+    await manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
 async def _run(manager: DialogManager) -> tuple[AsyncSession, Person, CheckContent, Assessment]:
@@ -114,10 +115,13 @@ def _shown_question(manager: DialogManager, content: CheckContent, run: Assessme
     return content.next_question(run.answers)
 
 
-async def _send_audio(manager: DialogManager, session: AsyncSession, person: Person, content: CheckContent) -> None:
-    """The recorded prompt of the question on screen, in the person's language, when the content has one."""
-    run = await start_or_resume(session, person, content)
-    question = _shown_question(manager, content, run)
+async def _send_audio(
+    manager: DialogManager, person: Person, content: CheckContent, question: Question | None
+) -> None:
+    """The recorded prompt of ``question`` in the person's language, when the content has one.
+
+    Sent before the window is drawn (aiogram-dialog draws after the handler), so it sits above the question.
+    """
     audio = (question.audio or {}).get(person.language or "") if question is not None else None
     if audio is None or person.chat_id is None:
         return
@@ -228,13 +232,14 @@ async def get_result(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str,
 
 async def _after_answer(manager: DialogManager) -> None:
     """Show what the stored answers call for next: the next question, or the end of the questions."""
-    session, person, content, run = await _run(manager)
+    _session, person, content, run = await _run(manager)
     editing = manager.dialog_data.pop(EDITING, False)
     manager.dialog_data.pop(SHOWN, None)
     manager.dialog_data.pop(PICKED, None)
-    if content.next_question(run.answers) is not None:
+    upcoming = content.next_question(run.answers)
+    if upcoming is not None:
         await manager.switch_to(CheckSG.question)
-        await _send_audio(manager, session, person, content)
+        await _send_audio(manager, person, content, upcoming)
     elif editing:
         await manager.switch_to(CheckSG.section)
     elif run.free_text is None:
@@ -374,10 +379,10 @@ async def on_revise(query: CallbackQuery, _button: Button, manager: DialogManage
 
 async def on_restart(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
     session, person, content = _deps(manager)
-    await restart(session, person, content)
+    run = await restart(session, person, content)
     manager.dialog_data.clear()
     await manager.switch_to(CheckSG.question)
-    await _send_audio(manager, session, person, content)
+    await _send_audio(manager, person, content, content.next_question(run.answers))
 
 
 async def on_restart_no(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
