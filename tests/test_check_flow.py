@@ -175,6 +175,19 @@ async def test_check_by_buttons_interrupted_restarted_and_finished(sqlite_url: s
         text = PdfReader(io.BytesIO(document.document_bytes or b"")).pages[0].extract_text()
         assert "Metal" in " ".join(text.split()) and "Amal" in text  # shared: Amal agreed in onboarding
 
+        # Change one answer from the summary: a new run, the first result stays as it was.
+        await tap(user, "✏️ Change my answers")
+        await tap_widget(user, "sections:conditions")
+        await tap_widget(user, "edit:work.shifts")
+        assert "Can you work early in the morning" in user.last.text
+        await tap(user, "❌ No")
+        assert user.last.has_button("⬅️ Back") and "work.shifts" in str(user.last.button_data)  # the section again
+        await tap(user, "⬅️ Back")
+        await tap(user, "📊 Show my result")
+        _person, runs = await stored(h, user.id)
+        assert [r.status for r in runs] == ["completed", "completed"] and runs[0].profile == run.profile
+        assert runs[1].answers == {**run.answers, "work.shifts": "no"}
+
         # A newer content version: the stored profile still shows as it was made.
         data = CONTENT.model_dump(exclude={"base_dir"})
         newer = parse_content({**data, "version": CONTENT.version + 1})
