@@ -10,6 +10,7 @@ from dialogs.text import N_
 COMMANDS = (
     ("start", N_("Start")),
     ("menu", N_("Menu")),
+    ("check", N_("Competence check")),
     ("language", N_("Change language")),
     ("privacy", N_("Privacy choices")),
     ("mydata", N_("My data")),

@@ -22,7 +22,10 @@ class MenuCB(CallbackData, prefix="menu"):
 # (action, label, role that may use it; None = everyone)
 PARTICIPANT_ITEMS: tuple[tuple[str, str], ...] = (("check", N_("🧭 Competence check")),)
 COMPANY_ITEMS: tuple[tuple[str, str], ...] = ()
-COORDINATOR_ITEMS: tuple[tuple[str, str], ...] = (("overview", N_("📊 Overview")),)
+COORDINATOR_ITEMS: tuple[tuple[str, str], ...] = (
+    ("overview", N_("📊 Overview")),
+    ("profiles", N_("🧭 Check profiles")),
+)
 COMMON_ITEMS: tuple[tuple[str, str], ...] = (
     ("privacy", N_("🔒 Privacy")),
     ("mydata", N_("📄 My data")),

@@ -18,7 +18,9 @@ from babel.messages.pofile import read_po
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
 POT = LOCALES / "messages.pot"
-KEYWORDS = ["_", "__", "N_", "gettext", "lazy_gettext", "ngettext:1,2", "lazy_ngettext:1,2", "pgettext:1c,2"]
+# Only the markers our code uses for literal messages; `gettext(...)` with a computed id (content texts,
+# stored button labels) must not be extracted.
+KEYWORDS = ["_", "__", "N_", "ngettext:1,2", "pgettext:1c,2"]
 sys.path.insert(0, str(ROOT))
 
 from dialogs.languages import CODES  # noqa: E402

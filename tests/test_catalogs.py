@@ -22,10 +22,7 @@ from dialogs.languages import CODES
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ROOT / "locales"
-KEYWORDS = {
-    "_": None, "__": None, "N_": None, "gettext": None, "lazy_gettext": None,
-    "ngettext": (1, 2), "lazy_ngettext": (1, 2), "pgettext": ((1, "c"), 2),
-}
+KEYWORDS = {"_": None, "__": None, "N_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}  # as scripts/i18n.py
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 # Scripts a reader of these languages expects; a translation without a single letter of them is a fallback.
 SCRIPTS = {

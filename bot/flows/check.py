@@ -68,6 +68,7 @@ SHOWN = "qid"  # the question on screen when it is not the next unanswered one (
 EDITING = "edit"  # the question was picked in the summary: return there after answering
 PICKED = "picked"  # ticks of the multiple-choice question on screen, before "Done"
 SECTION = "section"
+FINISHED = "finished"  # id of a content text (not a message: kept out of the catalogs)
 
 BACK = N_("⬅️ Back")
 SKIP_LABEL = N_("⏭️ Skip")
@@ -223,7 +224,7 @@ async def get_result(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str,
     profile = stored_profile(run) if run is not None else None
     if profile is None:
         return {"text": _("✅ You answered all questions.")}
-    lines = [_(content.texts["finished"].text), "", *profile_lines(profile, content, _, isolate=isolate)]
+    lines = [_(content.texts[FINISHED].text), "", *profile_lines(profile, content, _, isolate=isolate)]
     return {"text": "\n".join(lines)}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.filters import HasRole
+from bot.menus import MenuCB
 from dialogs.check import CheckContent, load_content
 from dialogs.check.pdf import render_profile_pdf
 from dialogs.check.service import get_run, list_completed, rank_offers, sheet_for, stored_profile
@@ -25,6 +26,13 @@ router.callback_query.filter(HasRole(Role.COORDINATOR))
 
 class CheckProfileCB(CallbackData, prefix="chkp"):
     assessment_id: int
+
+
+@router.callback_query(MenuCB.filter(F.action == "profiles"))
+async def menu_profiles(query: CallbackQuery, session: AsyncSession) -> None:
+    await query.answer()
+    if isinstance(query.message, Message):
+        await list_profiles(query.message, session)
 
 
 @router.message(Command("profiles"))

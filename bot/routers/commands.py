@@ -30,8 +30,10 @@ def help_text(person: Person) -> str:
         _("/delete – delete all your data"),
         _("/cancel – stop what you are doing (your answers stay saved)"),
     ]
+    if person.has_role(Role.PARTICIPANT):
+        lines.insert(3, _("/check – the competence check"))
     if person.has_role(Role.COORDINATOR):
-        lines += ["", _("For coordinators: the menu has an overview of the programme.")]
+        lines += ["", _("For coordinators: /profiles – finished checks; the menu has an overview.")]
     lines += ["", _("If you are stuck, write to the programme team. A person will help you.")]
     return "\n".join(lines)
 
