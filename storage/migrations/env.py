@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 import storage.check
 import storage.companies
-import storage.models  # noqa: F401  (registers every table on the metadata)
+import storage.models
 import storage.outbox  # noqa: F401
 from storage.db import create_engine
 from storage.models import SQLModel
