@@ -14,7 +14,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.app import create_bot, create_dispatcher, set_commands
 from bot.config import ConfigError, Settings
+from bot.delivery import DeliveryWorker, create_worker
 from bot.i18n import create_i18n
+from bot.scheduler import AsyncIOScheduler, create_scheduler
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import SchemaState, schema_status, upgrade
 
@@ -55,6 +57,8 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     bot: Bot
     dp: Dispatcher
+    delivery: DeliveryWorker | None = None  # None with DELIVERY_ENABLED=false (dedicated workers send)
+    scheduler: AsyncIOScheduler | None = None  # cron jobs: bot.scheduler.add_cron_job(rt.scheduler, ...)
 
 
 @asynccontextmanager
@@ -66,10 +70,22 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     i18n = create_i18n(settings.locales_dir, settings.default_language)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n)
+    delivery = (
+        create_worker(settings, sessionmaker=sessionmaker, bot=bot, i18n=i18n) if settings.delivery_enabled else None
+    )
+    scheduler = create_scheduler(settings.timezone, worker=delivery)
+    dp["delivery"], dp["scheduler"] = delivery, scheduler  # handlers call delivery.wake() after urgent rows
     try:
         await set_commands(bot, i18n)
-        yield Runtime(settings, engine, sessionmaker, bot, dp)
+        if delivery is not None:
+            await delivery.start()
+        scheduler.start()
+        yield Runtime(settings, engine, sessionmaker, bot, dp, delivery, scheduler)
     finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        if delivery is not None:
+            await delivery.stop()  # before the bot session closes: sends in flight finish
         await dp.storage.close()
         await dp.fsm.events_isolation.close()
         await bot.session.close()
