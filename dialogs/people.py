@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.languages import is_supported
 from storage.models import Person, Role
 from storage.types import utcnow
+
+SEEN_RESOLUTION = timedelta(hours=1)
 
 
 async def get_person(session: AsyncSession, telegram_user_id: int) -> Person | None:
@@ -26,14 +30,21 @@ async def touch_person(
     person = await get_person(session, telegram_user_id)
     now = utcnow()
     if person is None:
-        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, roles=[])
+        person = Person(telegram_user_id=telegram_user_id, chat_id=chat_id, roles=[], last_seen_at=now)
         session.add(person)
-    person.chat_id = chat_id
-    person.last_seen_at = now
-    person.blocked = False  # they wrote to us, so they can be reached again
-    if telegram_user_id in coordinator_ids:
+    changed = person.id is None
+    if person.chat_id != chat_id:
+        person.chat_id, changed = chat_id, True
+    if person.blocked:
+        person.blocked, changed = False, True  # they wrote to us, so they can be reached again
+    if telegram_user_id in coordinator_ids and not person.has_role(Role.COORDINATOR):
         person.add_role(Role.COORDINATOR)
-    await session.commit()
+        changed = True
+    # Last contact only matters in days (retention); writing it on every tap would make every update a write.
+    if person.last_seen_at is None or now - person.last_seen_at > SEEN_RESOLUTION:
+        person.last_seen_at, changed = now, True
+    if changed:
+        await session.commit()
     return person
 
 
