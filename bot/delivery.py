@@ -183,7 +183,7 @@ class DeliveryConfig:
     backoff_base: float = 2.0  # seconds before the first retry of a network error or 5xx
     backoff_cap: float = 600.0
     concurrency: int = 64  # sends in flight at once
-    flush_interval: float = 0.05  # seconds between outcome writes
+    flush_interval: float = 0.1  # seconds between outcome writes: a crash may resend what one holds
 
     @property
     def buffer(self) -> int:
@@ -253,6 +253,7 @@ class DeliveryWorker:
         self._tasks: list[asyncio.Task[None]] = []
         self._tick_task: asyncio.Task[None] | None = None
         self._tick_again = False
+        self._more_due = False
         self._semaphore = asyncio.Semaphore(config.concurrency)
         self._stopping = False
         self._writer_stop = False
@@ -355,6 +356,9 @@ class DeliveryWorker:
             await session.commit()
         if expired or released:
             log.info("outbox: %d rows expired (late rule), %d returned from dead workers", expired, released)
+        # A full claim (or none, the queue being full) means more may be due: then the dispatch loop asks
+        # for the next batch as soon as its queue runs low, instead of waiting for the next tick.
+        self._more_due = room <= 0 or len(rows) == room
         for row in rows:
             self._take(row, people)
         if rows:
@@ -398,7 +402,8 @@ class DeliveryWorker:
 
     async def _dispatch_loop(self) -> None:
         while True:
-            if len(self._heap) + len(self._deferred) < self.config.buffer // 2:
+            if self._more_due and len(self._heap) + len(self._deferred) < self.config.buffer // 2:
+                self._more_due = False
                 self.wake()
             job, wait = self._next_job()
             if job is None:
@@ -520,7 +525,7 @@ class DeliveryWorker:
         elif status == OutboxStatus.EXPIRED:
             self.stats.expired += 1
         self._outcomes.append(Outcome(row.id, status, attempts, error, **kw))
-        if len(self._outcomes) >= 200:
+        if len(self._outcomes) >= 100:
             self._flush_now.set()
 
     async def _writer_loop(self) -> None:
