@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
@@ -256,3 +257,48 @@ async def test_schedule_many_skips_keys_already_there(sessions: async_sessionmak
         assert kept is not None and kept.text == "first"
         with pytest.raises(ValueError, match="needs one of"):
             await outbox.schedule_many(session, [outbox.Draft(key="bad", person_id=anna.id)])
+
+
+def test_outbox_command_shows_counts_and_requeues_failed(
+    sqlite_url: str, clean_env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", sqlite_url)
+    assert main(["migrate"]) == 0
+
+    async def fill() -> None:
+        engine = create_engine(sqlite_url)
+        async with create_sessionmaker(engine)() as session:
+            await outbox.schedule(session, chat_id=-1, text="a", key="a", due_at=at(0))
+            await outbox.schedule(session, chat_id=-1, text="b", key="b", due_at=at(1))
+            rows = await store.claim_due(session, worker_id="w", now=at(0), limit=1)
+            await store.record_outcomes(
+                session, [store.Outcome(rows[0].id or 0, OutboxStatus.FAILED, 1, "x")], worker_id="w", now=at(0)
+            )
+            await session.commit()
+        await engine.dispose()
+
+    asyncio.run(fill())
+    capsys.readouterr()
+    assert main(["outbox"]) == 0
+    out = capsys.readouterr().out
+    assert "pending  1" in out and "failed  1" in out and "oldest pending: #2 'b'" in out
+    assert main(["outbox", "retry-failed"]) == 0
+    out = capsys.readouterr().out
+    assert "1 failed rows are pending again" in out and "pending  2" in out
+
+
+def test_cron_jobs_run_in_berlin_time() -> None:
+    from bot.scheduler import add_cron_job, create_scheduler
+
+    async def job(*, greeting: str) -> str:
+        return greeting
+
+    scheduler = create_scheduler("Europe/Berlin")
+    add_cron_job(scheduler, job, job_id="digest", cron="30 3 * * *", greeting="hi")
+    registered = scheduler.get_job("digest")
+    assert registered is not None and registered.kwargs == {"greeting": "hi"}
+    fire = registered.trigger.get_next_fire_time(None, datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
+    assert fire is not None and fire.utcoffset() == timedelta(hours=1) and (fire.hour, fire.minute) == (3, 30)
+    assert asyncio.run(job(greeting="hi")) == "hi"  # a plain async function a test calls directly
