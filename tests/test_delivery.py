@@ -53,8 +53,15 @@ class Env:
     bot: Bot
     i18n: I18n
 
-    def worker(self, rate: float = 300, *, worker_id: str = "w1", now: Callable[[], datetime] | None = None,
-               sessions: async_sessionmaker[AsyncSession] | None = None, **kw: object) -> DeliveryWorker:
+    def worker(
+        self,
+        rate: float = 300,
+        *,
+        worker_id: str = "w1",
+        now: Callable[[], datetime] | None = None,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        **kw: object,
+    ) -> DeliveryWorker:
         config = DeliveryConfig(worker_id=worker_id, rate_per_second=rate, **kw)  # type: ignore[arg-type]
         extra = {"now": now} if now else {}
         return DeliveryWorker(sessions or self.sessions, self.bot, self.i18n, config, **extra)  # type: ignore[arg-type]
@@ -70,14 +77,17 @@ async def env(migrated_url: str) -> AsyncIterator[Env]:
             default=DefaultBotProperties(parse_mode=ParseMode.HTML),  # as bot.app.create_bot
         )
         try:
-            yield Env(migrated_url, emu, create_sessionmaker(engine), bot, create_i18n(ROOT / "locales", "de"))
+            yield Env(
+                migrated_url, emu, create_sessionmaker(engine), bot, create_i18n(ROOT / "locales", "de")
+            )
         finally:
             await bot.session.close()
             await engine.dispose()
 
 
-async def people(env: Env, count: int, *, first_id: int = 10_000, language: str = "de",
-                 start: bool = True) -> list[Person]:
+async def people(
+    env: Env, count: int, *, first_id: int = 10_000, language: str = "de", start: bool = True
+) -> list[Person]:
     """Persons in the database; with ``start`` also users who wrote /start to the bot in the emulator."""
     found = [
         Person(telegram_user_id=user_id, chat_id=user_id, language=language, roles=[])
@@ -93,8 +103,10 @@ async def people(env: Env, count: int, *, first_id: int = 10_000, language: str 
 
 
 async def schedule_texts(env: Env, recipients: list[Person], prefix: str = "m", **kw: object) -> None:
-    drafts = [outbox.Draft(key=f"{prefix}:{i}", person_id=p.id, text=f"{prefix}{i}", **kw)  # type: ignore[arg-type]
-              for i, p in enumerate(recipients)]
+    drafts = [
+        outbox.Draft(key=f"{prefix}:{i}", person_id=p.id, text=f"{prefix}{i}", **kw)  # type: ignore[arg-type]
+        for i, p in enumerate(recipients)
+    ]
     async with env.sessions() as session:
         await outbox.schedule_many(session, drafts)
         await session.commit()
@@ -163,7 +175,7 @@ def test_limiter_keeps_chat_group_and_global_limits() -> None:
         clock.t += 0.11
     assert limiter.chat_wait(-100) > 57  # 20 per minute in a group
     clock.t += 60
-    sent_at = []
+    sent_at: list[float] = []
     while len(sent_at) < 90:  # three seconds' worth as fast as the limiter allows
         wait = limiter.global_wait()
         if wait > 0:
@@ -197,19 +209,30 @@ async def test_2000_recipients_each_get_one_message_within_limits(env: Env) -> N
     assert await counts(env) == {"sent": 2000}
     accepted = sorted(r.time for r in env.emu.sent_messages)
     achieved = (len(accepted) - 1) / (accepted[-1] - accepted[0])
-    print(f"\n2,000 messages at {rate}/s: {elapsed:.1f}s in all, {achieved:.1f}/s while sending = "
-          f"{achieved / rate:.2f} of the limit")
+    print(
+        f"\n2,000 messages at {rate}/s: {elapsed:.1f}s in all, {achieved:.1f}/s while sending = "
+        f"{achieved / rate:.2f} of the limit"
+    )
 
 
 async def test_template_rendered_in_language_of_send_time_with_buttons(env: Env) -> None:
     (anna,) = await people(env, 1, language="en")
     async with env.sessions() as session:
         await outbox.schedule(
-            session, person=anna, template="Change language",
-            buttons=[[Button("Start", callback_data="s:1")]], key="t1",
+            session,
+            person=anna,
+            template="Change language",
+            buttons=[[Button("Start", callback_data="s:1")]],
+            key="t1",
         )
-        await outbox.schedule(session, person=anna, template="Hello <b>{name}</b> {n}", args={"name": "A&B", "n": 3},
-                              key="t2", due_at=datetime.now(UTC) + timedelta(seconds=0.5))
+        await outbox.schedule(
+            session,
+            person=anna,
+            template="Hello <b>{name}</b> {n}",
+            args={"name": "A&B", "n": 3},
+            key="t2",
+            due_at=datetime.now(UTC) + timedelta(seconds=0.5),
+        )
         person = await session.get(Person, anna.id)
         assert person is not None
         person.language = "de"  # changed after scheduling: the message follows
@@ -245,7 +268,9 @@ async def test_429_burst_is_waited_out_and_nothing_lost(env: Env) -> None:
     assert worker.stats.rate_limited >= 1
     assert time.monotonic() - started >= 1.0  # it paused as told
     assert sorted(env.emu.stats.per_chat_sends.values()) == [1] * 40
-    assert all(r.status == OutboxStatus.SENT and r.attempts == 1 for r in await rows(env))  # 429 is no attempt
+    assert all(
+        r.status == OutboxStatus.SENT and r.attempts == 1 for r in await rows(env)
+    )  # 429 is no attempt
 
 
 async def test_403_marks_unreachable_and_others_are_unaffected(env: Env) -> None:
@@ -256,8 +281,13 @@ async def test_403_marks_unreachable_and_others_are_unaffected(env: Env) -> None
     env.emu.faults.deactivate(blocked[2].telegram_user_id or 0)
     await schedule_texts(env, recipients)
     async with env.sessions() as session:  # a later reminder for a blocked person
-        await outbox.schedule(session, person=blocked[0], text="later", key="later",
-                              due_at=datetime.now(UTC) + timedelta(seconds=1))
+        await outbox.schedule(
+            session,
+            person=blocked[0],
+            text="later",
+            key="later",
+            due_at=datetime.now(UTC) + timedelta(seconds=1),
+        )
         await session.commit()
     await drain(env, env.worker())
     by_key = {r.idempotency_key: r for r in await rows(env)}
@@ -305,8 +335,15 @@ async def test_reminder_due_while_stopped_follows_the_late_rule(env: Env) -> Non
     (anna,) = await people(env, 1)
     nine = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
     async with env.sessions() as session:
-        await outbox.schedule(session, person=anna, text="Your slot is at 10:00", key="booking:1:reminder",
-                              due_at=nine, expires_at=nine + timedelta(hours=1), priority=Priority.REMINDER)
+        await outbox.schedule(
+            session,
+            person=anna,
+            text="Your slot is at 10:00",
+            key="booking:1:reminder",
+            due_at=nine,
+            expires_at=nine + timedelta(hours=1),
+            priority=Priority.REMINDER,
+        )
         await outbox.schedule(session, person=anna, text="News", key="campaign:1:item:1", due_at=nine)
         await session.commit()
     await drain(env, env.worker(now=lambda: nine + timedelta(hours=2)))
@@ -361,9 +398,14 @@ async def test_sigkill_mid_send_and_restart_delivers_everything(env: Env) -> Non
 
     def settings(worker_id: str) -> Settings:
         return Settings(
-            bot_token=TOKEN, database_url=env.url, telegram_api_url=env.emu.base_url,
-            delivery_rate_per_second=rate, delivery_lease_seconds=2, delivery_worker_id=worker_id,
-            locales_dir=ROOT / "locales", _env_file=None,  # type: ignore[call-arg]
+            bot_token=TOKEN,
+            database_url=env.url,
+            telegram_api_url=env.emu.base_url,
+            delivery_rate_per_second=rate,
+            delivery_lease_seconds=2,
+            delivery_worker_id=worker_id,
+            locales_dir=ROOT / "locales",
+            _env_file=None,  # type: ignore[call-arg]
         )
 
     t0 = time.monotonic()
@@ -396,8 +438,10 @@ async def test_sigkill_mid_send_and_restart_delivers_everything(env: Env) -> Non
             await asyncio.to_thread(os.waitpid, second, 0)
     per_chat = env.emu.stats.per_chat_sends
     duplicates = sum(per_chat.values()) - len(per_chat)
-    print(f"\nSIGKILL after {sent_at_kill} sends: {in_flight} rows were claimed (sending) at the kill, "
-          f"{duplicates} messages were sent twice; killed at {t_kill:.1f}s, all sent at {t_done:.1f}s")
+    print(
+        f"\nSIGKILL after {sent_at_kill} sends: {in_flight} rows were claimed (sending) at the kill, "
+        f"{duplicates} messages were sent twice; killed at {t_kill:.1f}s, all sent at {t_done:.1f}s"
+    )
     assert set(per_chat) == {p.telegram_user_id for p in recipients}  # everyone got theirs
     assert duplicates <= in_flight
     assert await counts(env) == {"sent": 1000}

@@ -210,8 +210,18 @@ async def test_expiry_and_lease_recovery(sessions: async_sessionmaker[AsyncSessi
         await session.commit()
         assert [r.idempotency_key for r in claimed] == ["news"]  # sent late: it never expires
         lease = timedelta(seconds=60)
-        assert await store.release_expired_leases(session, worker_id="w", now=at(20.5), lease=lease, max_attempts=3) == 0
-        assert await store.release_expired_leases(session, worker_id="w", now=at(22), lease=lease, max_attempts=3) == 1
+        assert (
+            await store.release_expired_leases(
+                session, worker_id="w", now=at(20.5), lease=lease, max_attempts=3
+            )
+            == 0
+        )
+        assert (
+            await store.release_expired_leases(
+                session, worker_id="w", now=at(22), lease=lease, max_attempts=3
+            )
+            == 1
+        )
         await session.commit()
         row = await outbox.get(session, "news")
         assert row is not None
@@ -274,7 +284,10 @@ def test_outbox_command_shows_counts_and_requeues_failed(
             await outbox.schedule(session, chat_id=-1, text="b", key="b", due_at=at(1))
             rows = await store.claim_due(session, worker_id="w", now=at(0), limit=1)
             await store.record_outcomes(
-                session, [store.Outcome(rows[0].id or 0, OutboxStatus.FAILED, 1, "x")], worker_id="w", now=at(0)
+                session,
+                [store.Outcome(rows[0].id or 0, OutboxStatus.FAILED, 1, "x")],
+                worker_id="w",
+                now=at(0),
             )
             await session.commit()
         await engine.dispose()
