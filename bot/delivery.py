@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 Monotonic = Callable[[], float]
+TICK_HINT = 1.0  # seconds: the scheduler ticks the worker about this often
 
 
 # --------------------------------------------------------------------------------------------- limiter
@@ -556,8 +557,15 @@ class DeliveryWorker:
             self._outcomes[:0] = outcomes  # keep them for the next try
             self._new_blocked |= blocked
             raise
+        soonest: float | None = None
         for o in outcomes:
             self._held.discard(o.id)
+            if o.status == OutboxStatus.PENDING and o.due_at is not None:
+                wait = (o.due_at - now).total_seconds()
+                soonest = wait if soonest is None else min(soonest, wait)
+        if soonest is not None and soonest < TICK_HINT:
+            # A short backoff is kept to the moment, not rounded up to the next tick.
+            asyncio.get_running_loop().call_later(max(0.0, soonest), self.wake)
 
 
 def create_worker(
