@@ -28,9 +28,12 @@ from bot.routers import check, check_coordinator, commands, coordinator, errors,
 log = logging.getLogger(__name__)
 
 
-def create_bot(settings: Settings) -> Bot:
+def create_bot(settings: Settings, *, retry_transient: bool = True) -> Bot:
+    """The Bot API client. Replies retry transient failures at once; the delivery worker, which paces
+    itself under Telegram's limits and has its own backoff, gets a client without that retry."""
     session = AiohttpSession(api=TelegramAPIServer.from_base(settings.telegram_api_url))
-    session.middleware(RetryTransientErrors())
+    if retry_transient:
+        session.middleware(RetryTransientErrors())
     return Bot(
         token=settings.bot_token.get_secret_value(),
         session=session,

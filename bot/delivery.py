@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import html
 import itertools
 import logging
 import math
@@ -47,6 +46,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
+from dialogs.text import isolate
 from storage import outbox as store
 from storage.outbox import OutboxMessage, OutboxStatus, Outcome
 from storage.types import utcnow
@@ -437,10 +437,9 @@ class DeliveryWorker:
         row = job.row
         locale = job.locale if job.locale in self.i18n.available_locales else self.i18n.default_locale
         if row.template is not None:
-            args = {
-                k: html.escape(v, quote=False) if isinstance(v, str) else v
-                for k, v in (row.args or {}).items()
-            }
+            # Plain text (no parse mode), so values need no escaping; isolation marks keep a Latin name or
+            # a date from scrambling a right-to-left sentence.
+            args = {k: isolate(v) for k, v in (row.args or {}).items()}
             text = self.i18n.gettext(row.template, locale=locale).format(**args)
         else:
             text = row.text or ""
@@ -601,7 +600,7 @@ async def run_worker(settings: Settings) -> None:
 
     await ensure_schema(settings.database_url)
     engine = create_engine(settings.database_url)
-    bot = create_bot(settings)
+    bot = create_bot(settings, retry_transient=False)
     worker = create_worker(
         settings,
         sessionmaker=create_sessionmaker(engine),

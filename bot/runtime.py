@@ -16,7 +16,8 @@ from bot.app import create_bot, create_dispatcher, set_commands
 from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryWorker, create_worker
 from bot.i18n import create_i18n
-from bot.scheduler import AsyncIOScheduler, create_scheduler
+from bot.jobs import RETENTION_CRON, retention_job
+from bot.scheduler import AsyncIOScheduler, add_cron_job, create_scheduler
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import SchemaState, schema_status, upgrade
 
@@ -70,10 +71,17 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
     i18n = create_i18n(settings.locales_dir, settings.default_language)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n)
+    delivery_bot = create_bot(settings, retry_transient=False) if settings.delivery_enabled else None
     delivery = (
-        create_worker(settings, sessionmaker=sessionmaker, bot=bot, i18n=i18n) if settings.delivery_enabled else None
+        create_worker(settings, sessionmaker=sessionmaker, bot=delivery_bot, i18n=i18n)
+        if delivery_bot is not None
+        else None
     )
     scheduler = create_scheduler(settings.timezone, worker=delivery)
+    add_cron_job(
+        scheduler, retention_job, job_id="retention", cron=RETENTION_CRON,
+        sessionmaker=sessionmaker, retention_months=settings.retention_months,
+    )
     dp["delivery"], dp["scheduler"] = delivery, scheduler  # handlers call delivery.wake() after urgent rows
     try:
         await set_commands(bot, i18n)
@@ -88,6 +96,8 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
             await delivery.stop()  # before the bot session closes: sends in flight finish
         await dp.storage.close()
         await dp.fsm.events_isolation.close()
+        if delivery_bot is not None:
+            await delivery_bot.session.close()
         await bot.session.close()
         await engine.dispose()
 

@@ -20,16 +20,13 @@ from pathlib import Path
 
 import pytest
 from aiogram import Bot
-from aiogram.client.default import DefaultBotProperties
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ParseMode
 from aiogram.utils.i18n import I18n
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Settings
+from bot.app import create_bot
+from bot.config import Settings, load_settings
 from bot.delivery import DeliveryConfig, DeliveryWorker, RateLimiter, SlidingWindow, run_worker
 from bot.i18n import create_i18n
 from bot.scheduler import create_scheduler
@@ -67,22 +64,33 @@ class Env:
         return DeliveryWorker(sessions or self.sessions, self.bot, self.i18n, config, **extra)  # type: ignore[arg-type]
 
 
-@pytest.fixture
-async def env(migrated_url: str) -> AsyncIterator[Env]:
-    engine = create_engine(migrated_url)
+@contextlib.asynccontextmanager
+async def _env(url: str) -> AsyncIterator[Env]:
+    engine = create_engine(url)
     async with BotAPIEmulator() as emu:
-        bot = Bot(
-            TOKEN,
-            session=AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url)),
-            default=DefaultBotProperties(parse_mode=ParseMode.HTML),  # as bot.app.create_bot
-        )
+        settings = load_settings(Settings, bot_token=TOKEN, telegram_api_url=emu.base_url, database_url=url)
+        bot = create_bot(settings, retry_transient=False)  # the worker's own client, as bot.runtime builds it
         try:
-            yield Env(
-                migrated_url, emu, create_sessionmaker(engine), bot, create_i18n(ROOT / "locales", "de")
-            )
+            yield Env(url, emu, create_sessionmaker(engine), bot, create_i18n(ROOT / "locales", "de"))
         finally:
             await bot.session.close()
             await engine.dispose()
+
+
+@pytest.fixture
+async def env(migrated_url: str) -> AsyncIterator[Env]:
+    async with _env(migrated_url) as environment:
+        yield environment
+
+
+@pytest.fixture
+async def pg_env(postgres_url: str) -> AsyncIterator[Env]:
+    """PostgreSQL only: several workers on several machines share one outbox there."""
+    from storage.migrate import upgrade
+
+    await upgrade(postgres_url)
+    async with _env(postgres_url) as environment:
+        yield environment
 
 
 async def people(
@@ -229,7 +237,7 @@ async def test_template_rendered_in_language_of_send_time_with_buttons(env: Env)
             session,
             person=anna,
             template="Hello <b>{name}</b> {n}",
-            args={"name": "A&B", "n": 3},
+            args={"name": "A&B", "n": 3},  # plain text: sent as is, values isolated for RTL
             key="t2",
             due_at=datetime.now(UTC) + timedelta(seconds=0.5),
         )
@@ -239,9 +247,8 @@ async def test_template_rendered_in_language_of_send_time_with_buttons(env: Env)
         await session.commit()
     await drain(env, env.worker())
     messages = env.emu.user(anna.telegram_user_id or 0).messages
-    assert [m.text for m in messages] == ["Sprache ändern", "Hello A&B 3"]
+    assert [m.text for m in messages] == ["Sprache ändern", "Hello <b>\u2068A&B\u2069</b> \u20683\u2069"]
     assert messages[0].buttons == [[env.i18n.gettext("Start", locale="de")]]
-    assert messages[1].raw_text == "Hello <b>A&amp;B</b> 3"
 
 
 async def test_one_chat_gets_at_most_one_message_a_second(env: Env) -> None:
@@ -352,9 +359,8 @@ async def test_reminder_due_while_stopped_follows_the_late_rule(env: Env) -> Non
     assert [m.text for m in env.emu.user(anna.telegram_user_id or 0).messages] == ["News"]
 
 
-async def test_two_workers_on_one_postgres_outbox_never_send_a_row_twice(env: Env) -> None:
-    if not env.url.startswith("postgresql"):
-        pytest.skip("several workers share an outbox on PostgreSQL")
+async def test_two_workers_on_one_postgres_outbox_never_send_a_row_twice(pg_env: Env) -> None:
+    env = pg_env
     env.emu.faults.rate_limits(global_per_second=300, per_chat_per_second=1)
     recipients = await people(env, 600)
     await schedule_texts(env, recipients)
