@@ -9,22 +9,28 @@ from storage.models import Person, SQLModel
 
 
 def tables_referencing_person() -> list[tuple[Table, str, bool]]:
-    """Every (table, column, nullable) whose foreign key points at ``person.id``, children first."""
+    """Every (table, column, keep) whose foreign key points at ``person.id``, children first.
+
+    ``keep`` is true only where the schema says ``ondelete="SET NULL"``: rows that statistics need and
+    that hold nothing personal once the reference is gone. Every other reference (CASCADE, or none
+    declared) means the row is the person's and goes with them.
+    """
     found: list[tuple[Table, str, bool]] = []
     for table in reversed(SQLModel.metadata.sorted_tables):
         for fk in table.foreign_keys:
             if fk.column.table.name == Person.__tablename__:
-                found.append((table, fk.parent.name, bool(fk.parent.nullable)))
+                keep = (fk.ondelete or "").upper() == "SET NULL"
+                found.append((table, fk.parent.name, keep))
     return found
 
 
 async def erase_person_rows(session: AsyncSession, person_id: int) -> None:
-    """Delete the person's rows; rows that statistics need (nullable reference) lose the reference instead.
+    """Delete the person's rows everywhere; rows kept for statistics (SET NULL) lose the reference.
 
     Does not commit: the caller's unit of work decides.
     """
-    for table, column, nullable in tables_referencing_person():
-        if nullable:
+    for table, column, keep in tables_referencing_person():
+        if keep:
             await session.exec(update(table).where(table.c[column] == person_id).values({column: None}))
         else:
             await session.exec(delete(table).where(table.c[column] == person_id))

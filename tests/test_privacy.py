@@ -63,3 +63,23 @@ async def test_consent_history_and_retention(migrated_url: str) -> None:
         assert await retention_job(sessionmaker, retention_months=12) == type(result)(0, 0)
     finally:
         await engine.dispose()
+
+
+async def test_erasure_removes_pending_messages_too(migrated_url: str) -> None:
+    """An outbox row holds the chat id (the Telegram id) and often a name: it must go with the person."""
+    from dialogs import outbox
+    from dialogs.privacy import ErasureReason, erase_person
+    from storage.outbox import OutboxMessage
+
+    engine = create_engine(migrated_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            person = Person(telegram_user_id=555, chat_id=555, language="so", roles=[])
+            session.add(person)
+            await session.commit()
+            await outbox.schedule(session, person=person, text="Salaan Hodan", key="x:1")
+            await session.commit()
+            await erase_person(session, person, ErasureReason.REQUEST)
+            assert (await session.exec(select(OutboxMessage))).all() == []
+    finally:
+        await engine.dispose()
