@@ -13,3 +13,12 @@ class Onboarding(StatesGroup):
     region = State()
     german = State()
     phone = State()
+
+
+class CheckSG(StatesGroup):
+    question = State()
+    free_text = State()
+    summary = State()
+    section = State()
+    result = State()
+    restart = State()

@@ -20,26 +20,28 @@ def translator(i18n: I18n, code: str) -> Callable[[str], str]:
 QUIET = 0.5  # seconds without bot activity that count as "the bot has answered"
 
 
-async def _answered(user: ScriptedUser) -> None:
+async def _answered(user: ScriptedUser, quiet: float = QUIET) -> None:
     """Wait for the bot's answer: at least one new message or edit, then quiet.
 
     Waiting for quiet alone is not enough under load: a handler waiting for the database sends nothing
     for a while, and the next tap would hit an old window.
     """
     await user.wait_messages(1, timeout=30)
-    await user.wait_idle(quiet=QUIET, timeout=30)
+    await user.wait_idle(quiet=quiet, timeout=30)
 
 
-async def step(user: ScriptedUser, button: str) -> None:
+async def step(user: ScriptedUser, button: str, *, quiet: float = QUIET) -> None:
+    """Press a button and wait for the bot's answer to it."""
     user.take_new()
     await user.press(button)
-    await _answered(user)
+    await _answered(user, quiet)
 
 
-async def say(user: ScriptedUser, text: str) -> None:
+async def say(user: ScriptedUser, text: str, *, quiet: float = QUIET) -> None:
+    """Send a text and wait for the bot's answer to it."""
     user.take_new()
     await user.send(text)
-    await _answered(user)
+    await _answered(user, quiet)
 
 
 async def onboard(

@@ -21,7 +21,9 @@ from emulator.users import TINY_JPEG, TINY_OGG
 from storage.check import Assessment, AssessmentStatus
 from storage.models import Person
 from tests.harness import Harness, running_bot
-from tests.onboard import onboard
+from tests.onboard import onboard, say, step
+
+QUICK = 0.05  # one window edited in place per answer: a short quiet suffices after the first reaction
 
 CONTENT = load_content()
 
@@ -65,19 +67,15 @@ def label(q: Question, option_id: str) -> str:
 async def settle(user: ScriptedUser) -> None:
     """Wait for the bot's first reaction to what the user just did, then for it to finish reacting."""
     await user.wait_messages(1)
-    await user.wait_idle(quiet=0.05)
+    await user.wait_idle(quiet=QUICK)
 
 
 async def tap(user: ScriptedUser, text: str) -> None:
-    user.take_new()
-    await user.press(text)
-    await settle(user)
+    await step(user, text, quiet=QUICK)
 
 
 async def send(user: ScriptedUser, text: str) -> None:
-    user.take_new()
-    await user.send(text)
-    await settle(user)
+    await say(user, text, quiet=QUICK)
 
 
 async def tap_row(user: ScriptedUser, row: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ContentType
-from aiogram.fsm.state import State, StatesGroup
+from aiogram.fsm.state import State
 from aiogram.types import BufferedInputFile, CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -27,6 +27,7 @@ from aiogram_dialog.widgets.media import DynamicMedia
 from aiogram_dialog.widgets.text import Format, Multi
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.states import CheckSG
 from bot.widgets import T, tr
 from dialogs.check import SKIP, CheckContent, Question, load_content
 from dialogs.check.pdf import participant_pdf
@@ -52,15 +53,6 @@ from storage.check import Assessment
 from storage.models import Person
 
 __all__ = ["CheckSG", "dialog", "resume_state", "send_participant_pdf", "start_check"]
-
-
-class CheckSG(StatesGroup):
-    question = State()
-    free_text = State()
-    summary = State()
-    section = State()
-    result = State()
-    restart = State()
 
 
 # dialog_data keys

@@ -14,9 +14,9 @@ from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, Unknown
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.flows.check import CheckSG
 from bot.flows.onboarding import STATE_FOR_STEP
 from bot.menus import menu_keyboard, menu_text
+from bot.states import CheckSG
 from dialogs.check.service import in_progress
 from dialogs.languages import match_language
 from dialogs.onboarding import Step, next_step
