@@ -60,3 +60,23 @@ async def test_behind_is_detected(sqlite_url: str) -> None:
 
 def test_single_head() -> None:
     assert head_revision()
+
+
+async def test_start_up_refuses_a_database_that_is_behind(sqlite_url: str) -> None:
+    import pytest
+
+    from bot.config import ConfigError
+    from bot.runtime import ensure_schema
+
+    await upgrade(sqlite_url, "0001")
+    with pytest.raises(ConfigError, match=r"behind .* run `proconnect migrate` first"):
+        await ensure_schema(sqlite_url)
+    await upgrade(sqlite_url)
+    await ensure_schema(sqlite_url)  # current: starts
+
+
+async def test_start_up_creates_an_empty_database_at_head(sqlite_url: str) -> None:
+    from bot.runtime import ensure_schema
+
+    await ensure_schema(sqlite_url)
+    assert (await schema_status(sqlite_url)).state is SchemaState.CURRENT
