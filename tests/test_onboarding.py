@@ -284,3 +284,17 @@ def test_language_buttons_fit(code: str) -> None:
 
     for label in [*REGION_LABELS.values(), *GERMAN_LABELS.values(), "✅ Yes, I agree", "⏭️ Skip"]:
         assert len(t(label)) <= 48, (code, t(label))
+
+
+async def test_commands_of_other_roles_get_an_answer(sqlite_url: str) -> None:
+    async with running_bot(sqlite_url) as h:
+        t = translator(i18n_of(h), "so")
+        user = h.emu.user(7900, "Tg", language_code="so")
+        await say(user, "/start")
+        await step(user, "Soomaali")
+        await say(user, "/check")  # not registered yet: told so, and shown the step they are at
+        texts = [m.text for m in user.history[-3:]]
+        assert t("📝 First, please finish your registration. It takes only a few steps.") in texts
+        assert user.last.has_button(t("▶️ Continue"))
+        await say(user, "/profiles")
+        assert user.last.text == t("🚫 This is not available for you.")

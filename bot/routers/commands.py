@@ -10,6 +10,7 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.api.exceptions import NoContextError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.filters import HasRole
 from bot.keyboards import language_keyboard
 from bot.menus import MenuCB, continue_person, send_menu
 from dialogs.onboarding import Step, next_step
@@ -80,3 +81,20 @@ async def menu_language(query: CallbackQuery, person: Person) -> None:
         await query.message.answer(
             _("🌐 Please choose your language."), reply_markup=language_keyboard(person.language)
         )
+
+
+@router.message(Command("check"), ~HasRole(Role.PARTICIPANT))
+async def check_before_registration(
+    message: Message, person: Person, session: AsyncSession, dialog_manager: DialogManager
+) -> None:
+    """/check is for registered participants; everyone else learns what to do instead of silence."""
+    if person.has_role(Role.COORDINATOR) or person.has_role(Role.COMPANY):
+        await message.answer(_("🚫 This is not available for you."))
+        return
+    await message.answer(_("📝 First, please finish your registration. It takes only a few steps."))
+    await continue_person(message, person, session, dialog_manager)
+
+
+@router.message(Command("profiles"), ~HasRole(Role.COORDINATOR))
+async def profiles_not_for_you(message: Message) -> None:
+    await message.answer(_("🚫 This is not available for you."))
