@@ -11,6 +11,7 @@ PDF, change answers, start again). Diagram: docs/check.md, "Bot flow".
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiogram import Bot
@@ -410,7 +411,10 @@ async def send_participant_pdf(
         return
     sheet = await sheet_for(session, run)
     language = person.language or i18n.default_locale
-    pdf = participant_pdf(sheet, content, lambda lang: lambda s: i18n.gettext(s, locale=lang), language)
+    # Rendering takes seconds of CPU (font loading, shaping): off the event loop, so nobody else waits.
+    pdf = await asyncio.to_thread(
+        participant_pdf, sheet, content, lambda lang: lambda s: i18n.gettext(s, locale=lang), language
+    )
     document = BufferedInputFile(pdf.data, filename=f"pro-connect-profile-{pdf.language}.pdf")
     await message.answer_document(document, caption=_("📄 Your result as PDF."))
     if pdf.fallback:

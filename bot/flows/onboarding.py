@@ -216,6 +216,19 @@ PROGRESS = T(N_("Step {step} of {total}"))
 ANY_MESSAGE = MessageInput(use_buttons)
 
 
+def _step_text(msgid: str, *more: Format) -> Multi:
+    """A registration step's text under its "Step n of 7" line."""
+    return Multi(PROGRESS, T(msgid), *more, sep="\n\n")
+
+
+def _choice(widget_id: str, items: str, on_click: Any) -> Column:
+    """One button per (id, label) item of the getter's ``items``, in a column."""
+    return Column(
+        Select(Format("{item[1]}"), id=widget_id, item_id_getter=lambda item: item[0], items=items,
+               on_click=on_click),
+    )
+
+
 def _yes_no(purpose: Purpose) -> Row:
     return Row(
         Button(T(YES), id=f"{purpose.value}_yes", on_click=_consent_handler(purpose, True)),
@@ -226,24 +239,22 @@ def _yes_no(purpose: Purpose) -> Row:
 dialog = Dialog(
     Window(
         T(N_("👋 Welcome to pro:connect!\n\n"
-             "pro:connect is a programme of the skilled-workers alliance in Ammerland, Oldenburg and "
-             "Delmenhorst. We bring people who came to Germany together with companies in the region: "
-             "for a job, an internship or an apprenticeship (Ausbildung).\n\n"
-             "I will ask you a few short questions. It takes about 3 minutes.")),
+               "pro:connect is a programme of the skilled-workers alliance in Ammerland, Oldenburg and "
+               "Delmenhorst. We bring people who came to Germany together with companies in the region: "
+               "for a job, an internship or an apprenticeship (Ausbildung).\n\n"
+               "I will ask you a few short questions. It takes about 3 minutes.")),
         SwitchTo(T(N_("▶️ Continue")), id="welcome_next", state=Onboarding.consent_store),
         ANY_MESSAGE,
         state=Onboarding.welcome,
         getter=get_progress,
     ),
     Window(
-        Multi(
-            PROGRESS,
-            T(N_("🔒 Your data\n\n"
-                 "To help you, we store what you tell us: your first name, where you live, your German "
-                 "and, if you want, your phone number. Only the programme team sees it.\n\n"
-                 "You can see your data with /mydata and delete it with /delete at any time.\n\n"
-                 "May we store your answers?")),
-            sep="\n\n",
+        _step_text(
+            N_("🔒 Your data\n\n"
+               "To help you, we store what you tell us: your first name, where you live, your German "
+               "and, if you want, your phone number. Only the programme team sees it.\n\n"
+               "You can see your data with /mydata and delete it with /delete at any time.\n\n"
+               "May we store your answers?"),
         ),
         Row(
             Button(T(N_("✅ Yes, I agree")), id="store_yes", on_click=on_store_yes),
@@ -262,12 +273,10 @@ dialog = Dialog(
         getter=get_notice,
     ),
     Window(
-        Multi(
-            PROGRESS,
-            T(N_("🏭 May we show your profile to the pilot companies?\n\n"
-                 "Then they can invite you. They see your first name, your region, your German and what "
-                 "you can do. You can change this later with /privacy.")),
-            sep="\n\n",
+        _step_text(
+            N_("🏭 May we show your profile to the pilot companies?\n\n"
+               "Then they can invite you. They see your first name, your region, your German and what "
+               "you can do. You can change this later with /privacy."),
         ),
         _yes_no(Purpose.SHARE),
         ANY_MESSAGE,
@@ -275,11 +284,9 @@ dialog = Dialog(
         getter=get_progress,
     ),
     Window(
-        Multi(
-            PROGRESS,
-            T(N_("📅 May we send you messages about events?\n\n"
-                 "For example job fairs and meetings with companies. You can change this later with /privacy.")),
-            sep="\n\n",
+        _step_text(
+            N_("📅 May we send you messages about events?\n\n"
+               "For example job fairs and meetings with companies. You can change this later with /privacy."),
         ),
         _yes_no(Purpose.CONTACT),
         SwitchTo(T(BACK), id="contact_back", state=Onboarding.consent_share),
@@ -288,7 +295,7 @@ dialog = Dialog(
         getter=get_progress,
     ),
     Window(
-        Multi(PROGRESS, T(N_("✍️ What is your first name?\n\nPlease type it.")), sep="\n\n"),
+        _step_text(N_("✍️ What is your first name?\n\nPlease type it.")),
         Button(T(BACK), id="name_back", on_click=on_back_from_name),
         MessageInput(on_name, content_types=[ContentType.TEXT]),
         MessageInput(on_name_not_text),
@@ -296,33 +303,25 @@ dialog = Dialog(
         getter=get_progress,
     ),
     Window(
-        Multi(PROGRESS, T(N_("📍 Where do you live?")), sep="\n\n"),
-        Column(
-            Select(Format("{item[1]}"), id="region", item_id_getter=lambda item: item[0], items="regions",
-                   on_click=on_region),
-        ),
+        _step_text(N_("📍 Where do you live?")),
+        _choice("region", "regions", on_region),
         SwitchTo(T(BACK), id="region_back", state=Onboarding.name),
         ANY_MESSAGE,
         state=Onboarding.region,
         getter=get_regions,
     ),
     Window(
-        Multi(PROGRESS, T(N_("🗣️ How well do you speak German?")), Format("{descriptions}"), sep="\n\n"),
-        Column(
-            Select(Format("{item[1]}"), id="german", item_id_getter=lambda item: item[0], items="levels",
-                   on_click=on_level),
-        ),
+        _step_text(N_("🗣️ How well do you speak German?"), Format("{descriptions}")),
+        _choice("german", "levels", on_level),
         SwitchTo(T(BACK), id="german_back", state=Onboarding.region),
         ANY_MESSAGE,
         state=Onboarding.german,
         getter=get_levels,
     ),
     Window(
-        Multi(
-            PROGRESS,
-            T(N_("📞 Do you want to give us your phone number? Then the team can call you.\n\n"
-                 "Type your number, or press “Skip”.")),
-            sep="\n\n",
+        _step_text(
+            N_("📞 Do you want to give us your phone number? Then the team can call you.\n\n"
+               "Type your number, or press “Skip”."),
         ),
         Button(T(N_("⏭️ Skip")), id="phone_skip", on_click=on_phone_skip),
         SwitchTo(T(BACK), id="phone_back", state=Onboarding.german),

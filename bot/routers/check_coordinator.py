@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
@@ -70,7 +72,8 @@ async def show_profile(
     await query.answer()
     content = check_content or load_content()
     sheet = await sheet_for(session, run)
-    data = render_profile_pdf(sheet, content, lambda s: i18n.gettext(s, locale="de"), "de")
+    # Seconds of CPU: rendered in a thread so other people's updates are not held up.
+    data = await asyncio.to_thread(render_profile_pdf, sheet, content, lambda s: i18n.gettext(s, locale="de"), "de")
     await query.message.answer_document(BufferedInputFile(data, filename=f"profil-{run.id}.pdf"))
     person = await session.get(Person, run.person_id)
     offers = await rank_offers(session, profile, person) if person is not None else []
