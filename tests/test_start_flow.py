@@ -39,4 +39,5 @@ async def test_language_command_switches(sqlite_url: str, code: str) -> None:
         await user.wait_idle()
         await user.send("/help")
         await user.wait_idle()
-        assert user.last.text.splitlines()[0] != "❓ Help"
+        assert user.last.text.splitlines()[0] == h.rt.dp["i18n"].gettext("❓ Help", locale=code)
+        assert user.last.text.splitlines()[0] != "❓ Help"  # a translation, not the English source
