@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.triggers.base import BaseTrigger
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -302,16 +304,64 @@ def test_outbox_command_shows_counts_and_requeues_failed(
     assert "1 failed rows are pending again" in out and "pending  2" in out
 
 
-def test_cron_jobs_run_in_berlin_time() -> None:
+def next_fires(trigger: BaseTrigger, after: datetime, count: int) -> list[datetime]:
+    """The next ``count`` fire times of ``trigger`` after ``after``, in UTC."""
+    fires: list[datetime] = []
+    previous: datetime | None = None
+    now = after
+    for _ in range(count):
+        fire = trigger.get_next_fire_time(previous, now)
+        assert fire is not None
+        fires.append(fire.astimezone(UTC))
+        previous = now = fire
+    return fires
+
+
+def test_retention_job_is_registered_at_0330_berlin_time_across_dst_changes() -> None:
+    from apscheduler.triggers.cron import CronTrigger
+
     from bot.scheduler import add_cron_job, create_scheduler
+    from dialogs.privacy.jobs import RETENTION_CRON, retention_job
 
-    async def job(*, greeting: str) -> str:
-        return greeting
-
+    sessionmaker = object()  # the job's dependencies travel as keyword arguments, untouched
     scheduler = create_scheduler("Europe/Berlin")
-    add_cron_job(scheduler, job, job_id="digest", cron="30 3 * * *", greeting="hi")
-    registered = scheduler.get_job("digest")
-    assert registered is not None and registered.kwargs == {"greeting": "hi"}
-    fire = registered.trigger.get_next_fire_time(None, datetime(2026, 12, 1, 12, 0, tzinfo=UTC))
-    assert fire is not None and fire.utcoffset() == timedelta(hours=1) and (fire.hour, fire.minute) == (3, 30)
-    assert asyncio.run(job(greeting="hi")) == "hi"  # a plain async function a test calls directly
+    add_cron_job(
+        scheduler,
+        retention_job,
+        job_id="retention",
+        cron=RETENTION_CRON,
+        sessionmaker=sessionmaker,
+        retention_months=12,
+    )
+    job = scheduler.get_job("retention")
+    assert job is not None and job.func is retention_job
+    assert job.kwargs == {"sessionmaker": sessionmaker, "retention_months": 12}
+    assert isinstance(job.trigger, CronTrigger) and job.trigger.timezone == ZoneInfo("Europe/Berlin")
+    # Summer time begins on Sunday 29 March 2026 (02:00 CET -> 03:00 CEST), ends on Sunday 25 October
+    # (03:00 CEST -> 02:00 CET): 03:30 in Berlin is 02:30 UTC in winter and 01:30 UTC in summer.
+    assert next_fires(job.trigger, datetime(2026, 3, 27, 12, 0, tzinfo=UTC), 3) == [
+        datetime(2026, 3, 28, 2, 30, tzinfo=UTC),
+        datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
+        datetime(2026, 3, 30, 1, 30, tzinfo=UTC),
+    ]
+    assert next_fires(job.trigger, datetime(2026, 10, 23, 12, 0, tzinfo=UTC), 3) == [
+        datetime(2026, 10, 24, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 2, 30, tzinfo=UTC),
+    ]
+
+    # The cron is read in the scheduler's zone, whatever the machine's own zone is.
+    elsewhere = create_scheduler("America/New_York")
+    add_cron_job(
+        elsewhere,
+        retention_job,
+        job_id="retention",
+        cron=RETENTION_CRON,
+        sessionmaker=sessionmaker,
+        retention_months=12,
+    )
+    job = elsewhere.get_job("retention")
+    assert job is not None
+    assert next_fires(job.trigger, datetime(2026, 12, 1, 12, 0, tzinfo=UTC), 1) == [
+        datetime(2026, 12, 2, 8, 30, tzinfo=UTC)  # 03:30 EST
+    ]
