@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from emulator.models import JSON, BotMessage, ButtonNotFound, EmulatorTimeout, markup_kind, utf16_len
-
-if TYPE_CHECKING:
-    from emulator.server import BotAPIEmulator, ChatState, StoredMessage
+from emulator.faults import Faults
+from emulator.models import (
+    JSON,
+    BotMessage,
+    ButtonNotFound,
+    CallbackAnswer,
+    EmulatorTimeout,
+    markup_kind,
+    utf16_len,
+)
+from emulator.state import ChatState, EmulatorState, PendingCallback, StoredMessage
+from emulator.updates import UpdateQueue
 
 # Small stand-ins for media a user sends; the bot can download them with getFile.
 TINY_JPEG = bytes.fromhex("ffd8ffe000104a46494600010100000100010000ffd9")
@@ -17,18 +25,38 @@ TINY_OGG = b"OggS\x00\x02" + bytes(20)
 TINY_WEBP = b"RIFF\x1a\x00\x00\x00WEBPVP8 " + bytes(14)
 
 
+class UserBackend(Protocol):
+    """What a scripted user needs of the emulator (``BotAPIEmulator`` is one)."""
+
+    @property
+    def state(self) -> EmulatorState: ...
+
+    @property
+    def updates(self) -> UpdateQueue: ...
+
+    @property
+    def faults(self) -> Faults: ...
+
+    @property
+    def callback_answers(self) -> list[CallbackAnswer]: ...
+
+
 class ScriptedUser:
     """A Telegram user in a private chat with the bot. Get one with ``emu.user(user_id, ...)``.
 
-    The ``send*``/``press*`` methods enqueue updates the bot receives via getUpdates or its webhook;
-    the ``wait*`` methods wait for what the bot does in this chat.
+    The ``send*``/``press*``/``edit``/``block`` methods enqueue updates the bot receives via getUpdates or
+    its webhook (their ids: ``update_ids``); the ``wait*`` methods wait for what the bot does in this
+    chat, ``settled()`` until the bot has handled every update this user sent.
     """
 
-    def __init__(self, emu: BotAPIEmulator, user: JSON, phone: str) -> None:
+    def __init__(self, emu: UserBackend, user: JSON, phone: str) -> None:
         self.emu = emu
         self.user = user
         self.id: int = user["id"]
         self.phone = phone
+        self.update_ids: list[int] = []  # every update this user caused, oldest first
+        self._state = emu.state
+        self._queue = emu.updates
         self._event_cursor = 0
         self._answer_cursor = 0
 
@@ -45,11 +73,31 @@ class ScriptedUser:
 
     @property
     def _chat(self) -> ChatState:
-        return self.emu._chat_state(self.id)
+        return self._state.private_chat(self.user)
+
+    @property
+    def last_update_id(self) -> int | None:
+        """The id of the newest update this user caused (None before the first)."""
+        return self.update_ids[-1] if self.update_ids else None
 
     # ----------------------------------------------------------------- what the user does
+    def _enqueue(self, update: JSON) -> int:
+        update_id = self._queue.add(update)
+        self.update_ids.append(update_id)
+        return update_id
+
     async def _post(self, content: JSON) -> int:
-        message = self.emu._user_message(self.user, content)
+        chat = self._chat
+        chat.started = True
+        message: JSON = {
+            "message_id": chat.new_message_id(),
+            "from": self.user,
+            "chat": chat.chat,
+            "date": int(time.time()),
+            **content,
+        }
+        chat.user_messages[message["message_id"]] = message
+        self._enqueue({"message": message})
         await asyncio.sleep(0)
         return int(message["message_id"])
 
@@ -64,7 +112,7 @@ class ScriptedUser:
     def _file_json(
         self, data: bytes, kind: str, file_name: str | None = None, mime: str | None = None
     ) -> JSON:
-        stored = self.emu.store_file(data, kind, file_name, mime)
+        stored = self._state.store_file(data, kind, file_name, mime)
         return {"file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "file_size": stored.size}
 
     async def send_photo(self, data: bytes = TINY_JPEG, caption: str | None = None) -> int:
@@ -93,7 +141,7 @@ class ScriptedUser:
     async def send_document(
         self, name: str, data: bytes, mime_type: str | None = None, caption: str | None = None
     ) -> int:
-        stored = self.emu.store_file(data, "document", name, mime_type)
+        stored = self._state.store_file(data, "document", name, mime_type)
         document: JSON = {
             "file_id": stored.file_id,
             "file_unique_id": stored.file_unique_id,
@@ -114,10 +162,19 @@ class ScriptedUser:
             contact["user_id"] = self.id
         return await self._post({"contact": contact})
 
-    async def edit(self, message_id: int, text: str) -> None:
-        """Edit one of the user's own text messages (the bot gets an edited_message update)."""
-        self.emu._user_edit(self.user, message_id, text)
+    async def edit(self, message_id: int, text: str) -> int:
+        """Edit one of the user's own text messages (the bot gets an edited_message update); returns the
+        update's id."""
+        chat = self._chat
+        original = chat.user_messages.get(message_id)
+        if original is None:
+            raise LookupError(f"user {self.id} has no message {message_id} to edit")
+        edited = {**original, "text": text, "edit_date": int(time.time())}
+        edited.pop("entities", None)
+        chat.user_messages[message_id] = edited
+        update_id = self._enqueue({"edited_message": edited})
         await asyncio.sleep(0)
+        return update_id
 
     async def send_location(self, latitude: float = 53.1435, longitude: float = 8.2146) -> int:
         return await self._post({"location": {"latitude": latitude, "longitude": longitude}})
@@ -188,31 +245,65 @@ class ScriptedUser:
         return await self._callback(callback_data, message)
 
     async def _callback(self, data: str | None, message: JSON | None) -> str:
-        query_id = self.emu._user_callback(self.user, data, message)
+        state = self._state
+        query_id = str(4_000_000_000_000_000_000 + state.next_id())
+        chat = self._chat
+        query: JSON = {
+            "id": query_id,
+            "from": self.user,
+            "chat_instance": str(-7_000_000_000_000 - abs(chat.id)),
+        }
+        if message is not None:
+            query["message"] = message
+        if data is not None:
+            query["data"] = data
+        state.callbacks[query_id] = PendingCallback(self.id, chat.id, data)
+        self._enqueue({"callback_query": query})
         await asyncio.sleep(0)
         return query_id
 
-    async def block(self) -> None:
-        """Block the bot: sends answer 403 and the bot gets a my_chat_member update (kicked)."""
-        self.emu.faults.block(self.id)
-        self.emu._chat_member_update(self.user, "member", "kicked")
+    async def block(self) -> int:
+        """Block the bot: sends answer 403 and the bot gets a my_chat_member update (kicked); returns
+        the update's id."""
+        self._state.faults.block(self.id)
+        update_id = self._chat_member_update("member", "kicked")
         await asyncio.sleep(0)
+        return update_id
 
-    async def unblock(self) -> None:
-        self.emu.faults.unblock(self.id)
-        self.emu._chat_member_update(self.user, "kicked", "member")
+    async def unblock(self) -> int:
+        self._state.faults.unblock(self.id)
+        update_id = self._chat_member_update("kicked", "member")
         await asyncio.sleep(0)
+        return update_id
+
+    def _chat_member_update(self, old: str, new: str) -> int:
+        bot = self._state.bot_json()
+
+        def member(status: str) -> JSON:
+            return {"status": status, "user": bot, **({"until_date": 0} if status == "kicked" else {})}
+
+        return self._enqueue(
+            {
+                "my_chat_member": {
+                    "chat": self._chat.chat,
+                    "from": self.user,
+                    "date": int(time.time()),
+                    "old_chat_member": member(old),
+                    "new_chat_member": member(new),
+                }
+            }
+        )
 
     # ----------------------------------------------------------------- what the user sees
     @property
     def messages(self) -> list[BotMessage]:
         """The bot messages in the chat as they are now (edits applied, deleted ones left out)."""
-        return self.emu.messages(self.id)
+        return self._state.messages(self.id)
 
     @property
     def history(self) -> list[BotMessage]:
         """All bot messages in the chat, deleted ones included (``deleted=True``)."""
-        return self.emu.history(self.id)
+        return self._state.history(self.id)
 
     @property
     def last(self) -> BotMessage:
@@ -268,6 +359,22 @@ class ScriptedUser:
                 )
             pause = deadline - now if chat.pending_updates > 0 else min(deadline - now, quiet - idle_for)
             await chat.signal.wait(max(0.001, pause))
+
+    @property
+    def unsettled(self) -> list[int]:
+        """Ids of this user's updates the bot has not yet handled (nor were they discarded)."""
+        return self._queue.unhandled(self.id)
+
+    async def settled(self, timeout: float = 10) -> None:  # noqa: ASYNC109
+        """Wait until the bot has handled every update this user has sent so far.
+
+        "Handled" needs the bot's side to say so: ``emu.mark_handled(update_id)`` after the dispatcher
+        returned from the update, or ``BotAPIEmulator(ack_means_handled=True)`` for a bot that handles
+        one update at a time. Updates that can never reach the bot (filtered by ``allowed_updates``,
+        dropped) count as settled. Raises EmulatorTimeout (a TimeoutError) naming the pending update ids.
+        For a bot that cannot tell (another process), use ``wait_idle``.
+        """
+        await self._queue.wait_handled(self.unsettled, timeout, who=f"user {self.id}")
 
     async def wait_callback_answer(self, timeout: float = 10) -> str:  # noqa: ASYNC109
         """Wait for the bot's next answerCallbackQuery to this user; returns its text ("" if none)."""
