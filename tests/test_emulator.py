@@ -628,6 +628,156 @@ async def test_dispatcher_polling_end_to_end(emu: BotAPIEmulator, bot: Bot) -> N
         await asyncio.wait_for(polling, 5)
 
 
+# --------------------------------------------------------------------------- settling: the bot has handled it
+
+
+def slow_bot_router() -> Router:
+    router = Router()
+
+    @router.message(CommandStart())
+    async def start(message: Message) -> None:
+        await asyncio.sleep(0.2)  # a slow handler: a quiet spell would end too early
+        await message.answer("one")
+        await asyncio.sleep(0.2)
+        await message.answer("two", reply_markup=keyboard(("Go", "go")))
+
+    @router.callback_query(F.data == "go")
+    async def go(query: CallbackQuery) -> None:
+        await asyncio.sleep(0.2)
+        assert isinstance(query.message, Message)
+        await query.message.edit_text("gone")
+        await query.answer("ok")
+
+    return router
+
+
+def telling_the_emulator(dp: Dispatcher, emu: BotAPIEmulator) -> Dispatcher:
+    """What a test harness does: tell the emulator when the dispatcher has finished an update."""
+    feed_update = dp.feed_update
+
+    async def feed_and_tell(bot: Bot, update: Any, **kwargs: Any) -> Any:
+        try:
+            return await feed_update(bot, update, **kwargs)
+        finally:
+            emu.mark_handled(update.update_id)
+
+    dp.feed_update = feed_and_tell  # type: ignore[method-assign]
+    return dp
+
+
+async def test_settled_returns_once_the_dispatcher_has_handled_the_users_updates(
+    emu: BotAPIEmulator, bot: Bot
+) -> None:
+    dp = telling_the_emulator(Dispatcher(), emu)
+    dp.include_router(slow_bot_router())
+    polling = asyncio.create_task(dp.start_polling(bot, handle_signals=False, close_bot_session=False))
+    try:
+        alice, bob = emu.user(1001, "Alice"), emu.user(1002, "Bob")
+        await bob.send("no handler for this one, but it is handled all the same")
+        await alice.send("/start")
+        assert alice.unsettled == [alice.last_update_id]
+        started = time.monotonic()
+        await alice.settled(timeout=5)
+        assert 0.4 <= time.monotonic() - started < 2
+        assert [m.text for m in alice.messages] == ["one", "two"]  # no waiting after settled
+        query_id = await alice.press("Go")
+        await alice.settled(timeout=5)
+        assert alice.last.text == "gone" and emu.callback_answers[-1].callback_query_id == query_id
+        assert alice.unsettled == [] and len(alice.update_ids) == 2
+        await emu.wait_all_handled(timeout=5)
+        assert emu.unhandled_updates == [] and emu.updates.handled_count == 3
+    finally:
+        await dp.stop_polling()
+        await asyncio.wait_for(polling, 5)
+
+
+async def test_settled_names_what_it_still_waits_for(emu: BotAPIEmulator, bot: Bot) -> None:
+    alice, bob = emu.user(1001), emu.user(1002)
+    first = await alice.send("hello")
+    update_id = alice.last_update_id
+    assert update_id is not None and first == 1  # send* still returns the message id
+    with pytest.raises(
+        TimeoutError, match=rf"user 1001: update\(s\) \[{update_id}\] not yet taken by the bot"
+    ):
+        await alice.settled(timeout=0.05)
+    updates = await bot.get_updates(timeout=0)
+    await bot.get_updates(offset=updates[-1].update_id + 1, timeout=0)  # acknowledged: not yet handled
+    with pytest.raises(EmulatorTimeout, match=rf"\[{update_id}\] taken by the bot but not marked handled"):
+        await alice.settled(timeout=0.05)
+    await bob.send("bob's update does not hold alice up")
+    waiting = asyncio.create_task(alice.settled(timeout=5))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    emu.mark_handled(update_id)
+    await asyncio.wait_for(waiting, 1)
+    emu.mark_handled(update_id)  # twice, or an unknown id: ignored
+    emu.mark_handled(1)
+    with pytest.raises(EmulatorTimeout, match="the bot: update"):
+        await emu.wait_all_handled(timeout=0.05)
+    assert emu.unhandled_updates == bob.update_ids
+
+
+async def test_updates_that_cannot_reach_the_bot_settle(emu: BotAPIEmulator, bot: Bot) -> None:
+    alice = emu.user(1001)
+    await alice.send("/start")
+    await bot.send_message(1001, "pick", reply_markup=keyboard(("A", "a")))
+    await bot.get_updates(timeout=0, allowed_updates=["message"])
+    emu.mark_handled(alice.update_ids[0])
+    await alice.press("A")  # a callback query the bot does not take: never delivered
+    await alice.settled(timeout=0.5)
+    await alice.send("dropped")
+    await bot.delete_webhook(drop_pending_updates=True)
+    await alice.settled(timeout=0.5)
+    assert emu.updates.discarded_count == 2 and emu.updates.handled_count == 1
+
+
+async def test_ack_means_handled_for_a_bot_handling_one_update_at_a_time() -> None:
+    async with BotAPIEmulator(ack_means_handled=True) as emu:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        sequential = Bot(TOKEN, session=session)
+        alice = emu.user(1001)
+        await alice.send("one")
+        updates = await sequential.get_updates(timeout=0)
+        assert alice.unsettled == [updates[0].update_id]  # delivered, not yet acknowledged
+        await sequential.get_updates(offset=updates[0].update_id + 1, timeout=0)
+        await alice.settled(timeout=0.1)
+
+        dp = Dispatcher()
+        dp.include_router(slow_bot_router())
+        polling = asyncio.create_task(
+            dp.start_polling(sequential, handle_signals=False, close_bot_session=False, handle_as_tasks=False)
+        )
+        try:
+            await alice.send("/start")
+            await alice.settled(timeout=5)
+            assert [m.text for m in alice.messages] == ["one", "two"]
+        finally:
+            await dp.stop_polling()
+            await asyncio.wait_for(polling, 5)
+            await session.close()
+
+
+async def test_ack_means_handled_over_a_webhook() -> None:
+    async with BotAPIEmulator(ack_means_handled=True, webhook_attempts=2) as emu:
+        session = AiohttpSession(api=TelegramAPIServer.from_base(emu.base_url))
+        client = Bot(TOKEN, session=session)
+        alice = emu.user(1001)
+        try:
+            async with WebhookReceiver(fail_first=1) as hook:
+                await client.set_webhook(hook.url)
+                await alice.send("one")
+                await alice.settled(timeout=5)  # answered 2xx on the second attempt
+                assert [u["message"]["text"] for u, _ in hook.received] == ["one"]
+                hook.fail_first = 2
+                await alice.send("lost")
+                await alice.settled(timeout=5)  # dropped after two failures: it will never be handled
+                assert emu.webhook_dropped[0]["message"]["text"] == "lost"
+                assert emu.updates.handled_count == 1 and emu.updates.discarded_count == 1
+                await client.delete_webhook()
+        finally:
+            await session.close()
+
+
 # --------------------------------------------------------------------------- efficiency
 
 
