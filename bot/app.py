@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
-from bot.flows import check as check_flow
-from bot.flows import onboarding
 from bot.i18n import PersonLocaleMiddleware
 from bot.middlewares import DbSessionMiddleware, PersonMiddleware
+from bot.navigation import Navigation, build_router, build_stale_dialog_router, fallback_router
 from bot.retry import RetryTransientErrors
-from bot.routers import check, check_coordinator, commands, coordinator, errors, fallback, privacy, start
+from dialogs.feature import Feature
+from dialogs.registry import FEATURES
 
 log = logging.getLogger(__name__)
 
@@ -75,37 +75,46 @@ def create_dispatcher(
     sessionmaker: async_sessionmaker[AsyncSession],
     i18n: I18n,
     fsm: tuple[BaseStorage, BaseEventIsolation] | None = None,
+    features: Sequence[Feature] = FEATURES,
 ) -> Dispatcher:
+    """The dispatcher with every feature of ``features`` (the registry unless a test gives others)."""
     storage, isolation = fsm or create_fsm(settings)
+    navigation = Navigation(features)
     dp = Dispatcher(
-        storage=storage, events_isolation=isolation, settings=settings, i18n=i18n, sessionmaker=sessionmaker
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        i18n=i18n,
+        sessionmaker=sessionmaker,
+        navigator=navigation,
     )
+    for feature in features:
+        for key, service in feature.services.items():
+            dp[key] = service
     # Order matters: the session must exist before the person is loaded, the person before the locale.
     dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
     dp.update.outer_middleware(PersonMiddleware(settings.coordinator_ids))
     dp.update.outer_middleware(PersonLocaleMiddleware(i18n))
     include = _includer(dp)
-    include(errors.router)
-    include(commands.router)  # first: /help, /menu, /cancel work inside any dialog
-    include(start.router)
-    include(privacy.router)
-    include(coordinator.router)
-    include(check.router)
-    include(check_coordinator.router)
-    include(onboarding.dialog)
-    include(check_flow.dialog)
-    include(fallback.router)  # last: takes only what no feature took
+    include(build_stale_dialog_router(navigation))
+    include(build_router(navigation))  # first: /start, /help, /menu, /cancel and the menu work inside any dialog
+    for feature in features:  # plain commands and callbacks before any dialog's text input
+        for router in feature.routers:
+            include(router)
+    for feature in features:
+        for dialog in feature.dialogs:
+            include(dialog)
+    include(fallback_router)  # last: takes only what no feature took
     dp["dialog_bg_factory"] = setup_dialogs(dp)
     return dp
 
 
-async def set_commands(bot: Bot, i18n: I18n) -> None:
+async def set_commands(bot: Bot, dp: Dispatcher, i18n: I18n) -> None:
     """Publish the command menu per language; a Bot API stand-in without the method is not fatal."""
-    from bot.commands import commands_for
-
+    navigation: Navigation = dp["navigator"]
     try:
         for locale in [None, *sorted(i18n.available_locales)]:
-            commands: list[BotCommand] = commands_for(i18n, locale or i18n.default_locale)
+            commands: list[BotCommand] = navigation.bot_commands(i18n, locale or i18n.default_locale)
             await bot.set_my_commands(commands, language_code=locale)
     except Exception as exc:  # any stand-in's answer, even a non-JSON 404, must not stop start-up
         log.warning("could not set the command menu: %s", type(exc).__name__)

@@ -19,6 +19,7 @@ from dialogs.text import strip_isolates
 from emulator import BotAPIEmulator, BotMessage, ScriptedUser
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import upgrade
+from storage.uow import unit_of_work
 
 DEMO_TOKEN = "777000:DEMO-TOKEN"
 DEMO_USER_ID = 424242
@@ -29,12 +30,12 @@ log = logging.getLogger(__name__)
 
 async def seed_demo_database(database_url: str) -> None:
     """Bring the database to the newest schema and add demo companies and offers (idempotent)."""
-    from dialogs.check.seed import seed_demo_offers
+    from dialogs.check.demo_offers import seed_demo_offers
 
     await upgrade(database_url)
     engine = create_engine(database_url)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
             await seed_demo_offers(session)
     finally:
         await engine.dispose()

@@ -10,21 +10,28 @@ from aiogram.types import Chat, TelegramObject, User
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dialogs.outbox import DUE_NOW
 from dialogs.people import touch_person
+from storage.uow import unit_of_work
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
 class DbSessionMiddleware(BaseMiddleware):
-    """Open one session per update; services commit their own unit of work, the rest is rolled back."""
+    """One unit of work per update: services flush, and everything is committed once the handler has
+    returned, or rolled back together when it raises (storage/uow.py)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self.sessionmaker = sessionmaker
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
-        async with self.sessionmaker() as session:
+        async with unit_of_work(self.sessionmaker) as session:
             data["session"] = session
-            return await handler(event, data)
+            result = await handler(event, data)
+        delivery = data.get("delivery")
+        if session.info.pop(DUE_NOW, False) and delivery is not None:
+            delivery.wake()  # committed: the worker can see the row now
+        return result
 
 
 class PersonMiddleware(BaseMiddleware):

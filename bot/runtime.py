@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -16,8 +16,9 @@ from bot.app import create_bot, create_dispatcher, set_commands
 from bot.config import ConfigError, Settings
 from bot.delivery import DeliveryWorker, create_worker
 from bot.i18n import create_i18n
-from bot.jobs import RETENTION_CRON, retention_job
 from bot.scheduler import AsyncIOScheduler, add_cron_job, create_scheduler
+from dialogs.feature import Feature
+from dialogs.registry import FEATURES
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import SchemaState, schema_status, upgrade
 
@@ -63,14 +64,14 @@ class Runtime:
 
 
 @asynccontextmanager
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+async def runtime(settings: Settings, *, features: Sequence[Feature] = FEATURES) -> AsyncIterator[Runtime]:
     """Everything the bot needs, opened in order and closed in reverse."""
     await ensure_schema(settings.database_url)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     i18n = create_i18n(settings.locales_dir, settings.default_language)
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n)
+    dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n, features=features)
     delivery_bot = create_bot(settings, retry_transient=False) if settings.delivery_enabled else None
     delivery = (
         create_worker(settings, sessionmaker=sessionmaker, bot=delivery_bot, i18n=i18n)
@@ -78,13 +79,13 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
         else None
     )
     scheduler = create_scheduler(settings.timezone, worker=delivery)
-    add_cron_job(
-        scheduler, retention_job, job_id="retention", cron=RETENTION_CRON,
-        sessionmaker=sessionmaker, retention_months=settings.retention_months,
-    )
-    dp["delivery"], dp["scheduler"] = delivery, scheduler  # handlers call delivery.wake() after urgent rows
+    services = {"sessionmaker": sessionmaker, "settings": settings}
+    for feature in features:
+        for job in feature.jobs:
+            add_cron_job(scheduler, job.job, job_id=job.id, cron=job.cron, **job.build(services))
+    dp["delivery"] = delivery  # a handler that committed an urgent outbox row may call delivery.wake()
     try:
-        await set_commands(bot, i18n)
+        await set_commands(bot, dp, i18n)
         if delivery is not None:
             await delivery.start()
         scheduler.start()

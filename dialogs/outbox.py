@@ -5,9 +5,9 @@ notices) calls :func:`schedule` instead of talking to Telegram; the delivery wor
 sends the row when it is due, within Telegram's limits, in the recipient's language of that moment.
 
 These functions flush but never commit: they join the caller's unit of work, so a booking and its
-reminders are stored together or not at all. After committing a row that should go out at once
-(``Priority.URGENT``, due now), a handler may call ``delivery.wake()`` (the worker is injected into the
-dispatcher as ``delivery``); otherwise the next tick, at most about a second later, picks it up.
+reminders are stored together or not at all. A row due at once marks the session (:data:`DUE_NOW`);
+the update's unit of work wakes the delivery worker right after committing it, instead of leaving it to
+the next tick, at most about a second later.
 
 Keys are the way to find rows again. Build them with :func:`make_key` from the feature and its ids,
 e.g. ``make_key("booking", 17, "reminder", "24h")``; :func:`key_prefix` gives the prefix that cancels all
@@ -40,6 +40,8 @@ from storage.types import utcnow
 
 Clock = Callable[[], datetime]
 KEY_SEPARATOR = ":"
+#: ``session.info`` key: this unit of work scheduled a row that is due now (see the module docstring)
+DUE_NOW = "outbox_due_now"
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,8 @@ async def schedule(
         created_at=now(),
         updated_at=now(),
     )
+    if due <= row.created_at:
+        session.info[DUE_NOW] = True
     try:
         # A savepoint, so that losing a race to another process for the same key leaves the
         # caller's transaction usable.
@@ -176,6 +180,8 @@ async def schedule_many(session: AsyncSession, drafts: Sequence[Draft], *, now: 
     if not drafts:
         return
     stamp = now()
+    if any(d.due_at is None or d.due_at <= stamp for d in drafts):
+        session.info[DUE_NOW] = True
     values: list[dict[str, Any]] = []
     for d in drafts:
         if (d.template is None) == (d.text is None) or (d.person_id is None and d.chat_id is None):

@@ -44,7 +44,7 @@ async def touch_person(
     if person.last_seen_at is None or now - person.last_seen_at > SEEN_RESOLUTION:
         person.last_seen_at, changed = now, True
     if changed:
-        await session.commit()
+        await session.flush()
     return person
 
 
@@ -54,4 +54,4 @@ async def set_language(session: AsyncSession, person: Person, code: str) -> None
     person.language = code
     person.updated_at = utcnow()
     session.add(person)
-    await session.commit()
+    await session.flush()

@@ -12,14 +12,15 @@ from sqlmodel import select
 
 from dialogs.check import SKIP, Question, load_content, score
 from dialogs.check.content import CheckContent, parse_content
+from dialogs.check.demo_offers import seed_demo_offers
 from dialogs.check.scoring import render_bar
-from dialogs.check.seed import seed_demo_offers
 from dialogs.check.service import anonymous_code, stored_profile
 from dialogs.text import strip_isolates
 from emulator import ScriptedUser
 from emulator.users import TINY_JPEG, TINY_OGG
 from storage.check import Assessment, AssessmentStatus
 from storage.models import Person
+from storage.uow import unit_of_work
 from tests.harness import Harness, running_bot
 from tests.onboard import onboard, say, step
 
@@ -240,7 +241,7 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
         # The participant cannot list profiles; a coordinator gets the German PDF (code, no name) and offers.
         await send(user, "/profiles")
         assert "Finished checks" not in user.last.text
-        async with h.rt.sessionmaker() as session:
+        async with unit_of_work(h.rt.sessionmaker) as session:
             await seed_demo_offers(session)
         coordinator = h.emu.user(8199, "Kim", language_code="de")
         await send(coordinator, "/profiles")

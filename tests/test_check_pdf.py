@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from bot.i18n import create_i18n
 from dialogs.check import SKIP, load_content, score
-from dialogs.check.pdf import (
+from dialogs.check.profile_pdf import (
     FontSet,
     MissingFont,
     _codepoints,

@@ -11,10 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.check import SKIP, Question, load_content, score
 from dialogs.check.content import CheckContent, parse_content
+from dialogs.check.demo_offers import DEMO_COMPANIES, seed_demo_offers
 from dialogs.check.scoring import Profile
-from dialogs.check.seed import DEMO_COMPANIES, seed_demo_offers
 from dialogs.check.service import (
-    CheckError,
     anonymous_code,
     answer_question,
     finish,
@@ -31,7 +30,8 @@ from dialogs.check.service import (
     start_or_resume,
     stored_profile,
 )
-from dialogs.privacy import ErasureReason, Purpose, erase_person, record_consent
+from dialogs.errors import InvalidAnswer
+from dialogs.privacy.service import ErasureReason, Purpose, erase_person, record_consent
 from storage.check import Assessment, AssessmentStatus
 from storage.companies import Company, HospitationOffer
 from storage.db import create_engine, create_sessionmaker
@@ -112,13 +112,13 @@ async def test_run_is_stored_answer_by_answer_and_scored(session: AsyncSession) 
 async def test_invalid_answers_are_refused(session: AsyncSession) -> None:
     person = await make_person(session)
     run = await start_or_resume(session, person, CONTENT)
-    with pytest.raises(CheckError):
+    with pytest.raises(InvalidAnswer):
         await answer_question(session, run, CONTENT, "interest.machines", "often")  # not on its scale
-    with pytest.raises(CheckError):
+    with pytest.raises(InvalidAnswer):
         await answer_question(session, run, CONTENT, "metal.weld", "often")  # not on the path yet
-    with pytest.raises(CheckError):
+    with pytest.raises(InvalidAnswer):
         await answer_question(session, run, CONTENT, "lang.spoken", ["ar", "ar"])
-    with pytest.raises(CheckError):
+    with pytest.raises(InvalidAnswer):
         await finish(session, run, CONTENT, None)
     await answer_question(session, run, CONTENT, "interest.machines", SKIP)
     assert CONTENT.progress(run.answers) == (1, 36)
@@ -142,7 +142,7 @@ async def test_back_edit_restart_and_revise(session: AsyncSession) -> None:
     await answer_all(session, fresh, metal_person)
     await save_free_text(session, fresh, "  I can  bake bread. ")
     assert fresh.free_text == "I can bake bread."
-    with pytest.raises(CheckError):
+    with pytest.raises(InvalidAnswer):
         await save_free_text(session, fresh, "x" * 5000)
     before = await finish(session, fresh, CONTENT, "A2")
 

@@ -280,7 +280,7 @@ def test_language_buttons_fit(code: str) -> None:
 
     i18n = I18n(path=Path(__file__).resolve().parent.parent / "locales", default_locale="de")
     t = translator(i18n, code)
-    from dialogs.onboarding import GERMAN_LABELS, REGION_LABELS
+    from dialogs.onboarding.service import GERMAN_LABELS, REGION_LABELS
 
     for label in [*REGION_LABELS.values(), *GERMAN_LABELS.values(), "✅ Yes, I agree", "⏭️ Skip"]:
         assert len(t(label)) <= 48, (code, t(label))

@@ -6,12 +6,13 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.jobs import retention_job
-from dialogs.onboarding import save_name, save_phone, save_region
-from dialogs.privacy import Purpose, current_consents, export_person, record_consent
+from dialogs.onboarding.service import save_name, save_phone, save_region
+from dialogs.privacy.jobs import retention_job
+from dialogs.privacy.service import Purpose, current_consents, export_person, record_consent
 from storage.db import create_engine, create_sessionmaker
 from storage.models import ConsentRecord, ErasureEvent, Person, Role
 from storage.types import utcnow
+from storage.uow import unit_of_work
 
 
 async def test_consent_history_and_retention(migrated_url: str) -> None:
@@ -19,7 +20,7 @@ async def test_consent_history_and_retention(migrated_url: str) -> None:
     sessionmaker = create_sessionmaker(engine)
     now = utcnow()
     try:
-        async with sessionmaker() as session:
+        async with unit_of_work(sessionmaker) as session:
             people = {}
             for key, tg_id in (("active", 1), ("silent", 2), ("withdrew", 3), ("coordinator", 4)):
                 person = Person(telegram_user_id=tg_id, chat_id=tg_id, language="ar", roles=[],
@@ -68,12 +69,12 @@ async def test_consent_history_and_retention(migrated_url: str) -> None:
 async def test_erasure_removes_pending_messages_too(migrated_url: str) -> None:
     """An outbox row holds the chat id (the Telegram id) and often a name: it must go with the person."""
     from dialogs import outbox
-    from dialogs.privacy import ErasureReason, erase_person
+    from dialogs.privacy.service import ErasureReason, erase_person
     from storage.outbox import OutboxMessage
 
     engine = create_engine(migrated_url)
     try:
-        async with create_sessionmaker(engine)() as session:
+        async with unit_of_work(create_sessionmaker(engine)) as session:
             person = Person(telegram_user_id=555, chat_id=555, language="so", roles=[])
             session.add(person)
             await session.commit()

@@ -1,6 +1,6 @@
 """The check as a service: runs stored answer by answer, scoring at the end, matching to offers.
 
-Every answer is committed the moment it is given. Which question comes next is derived from the stored
+Every answer is stored the moment it is given (flushed here, committed by the caller's unit of work). Which question comes next is derived from the stored
 answers (``CheckContent.next_question``), never from dialog state, so a person who leaves for days, or a
 bot restart that loses every dialog, continues exactly where they were.
 
@@ -21,7 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.check.content import SKIP, Answer, CheckContent, Question
 from dialogs.check.scoring import Profile, render_bar, score
-from dialogs.privacy import Purpose, current_consents
+from dialogs.errors import InvalidAnswer
+from dialogs.privacy.service import Purpose, current_consents
 from dialogs.text import N_
 from storage.check import Assessment, AssessmentStatus
 from storage.companies import Company, HospitationOffer
@@ -31,12 +32,12 @@ from storage.types import utcnow
 __all__ = [
     "FREE_TEXT_MAX",
     "LANGUAGES_QUESTION",
-    "CheckError",
     "ProfileSheet",
     "RankedOffer",
     "anonymous_code",
     "answer_labels",
     "answer_question",
+    "current_run",
     "finish",
     "get_run",
     "in_progress",
@@ -59,15 +60,6 @@ FREE_TEXT_MAX = 1000
 LANGUAGES_QUESTION = "lang.spoken"
 
 Gettext = Callable[[str], str]
-
-
-class CheckError(ValueError):
-    """An answer or action the run cannot take; ``message`` is a msgid to show the person."""
-
-    def __init__(self, message: str, **args: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.args_ = args
 
 
 # --------------------------------------------------------------------------------------------- runs
@@ -114,8 +106,14 @@ async def start_or_resume(session: AsyncSession, person: Person, content: CheckC
     if run is None:
         run = _new_run(person.id, content)
         session.add(run)
-        await session.commit()
+        await session.flush()
     return run
+
+
+async def current_run(session: AsyncSession, person: Person, content: CheckContent) -> Assessment:
+    """The run in progress to show, or an empty one that is not stored: for windows, which only read."""
+    assert person.id is not None
+    return await in_progress(session, person.id) or _new_run(person.id, content)
 
 
 async def revise(session: AsyncSession, person: Person, content: CheckContent) -> Assessment:
@@ -129,7 +127,7 @@ async def revise(session: AsyncSession, person: Person, content: CheckContent) -
     if done is not None:
         run.free_text, run.free_text_de = done.free_text, done.free_text_de
     session.add(run)
-    await session.commit()
+    await session.flush()
     return run
 
 
@@ -144,42 +142,42 @@ async def restart(session: AsyncSession, person: Person, content: CheckContent) 
     )
     run = _new_run(person.id, content)
     session.add(run)
-    await session.commit()
+    await session.flush()
     return run
 
 
 async def answer_question(
     session: AsyncSession, run: Assessment, content: CheckContent, question_id: str, value: Answer
 ) -> None:
-    """Store one answer (``SKIP`` to skip) and commit; refuses questions not on the person's path.
+    """Store one answer (``SKIP`` to skip); refuses questions not on the person's path.
 
     A multi-choice answer is a list of option ids. Answers left off the path by this change (e.g. a field
     changed to "no") stay stored, unasked and unscored, in case the person changes it back.
     """
     if run.status != AssessmentStatus.IN_PROGRESS.value:
-        raise CheckError(N_("This check is already finished."))
+        raise InvalidAnswer(N_("This check is already finished."))
     on_path = {q.id: q for q in content.questions_for(run.answers)}
     question = on_path.get(question_id)
     stored: Answer = value if isinstance(value, str) else list(value)
     if question is None or not question.accepts(stored):
-        raise CheckError(N_("This answer is not possible here. Please use the newest message."))
+        raise InvalidAnswer(N_("This answer is not possible here. Please use the newest message."))
     run.answers = {**run.answers, question_id: stored}  # a new dict, so the JSON column is written
     run.content_id, run.content_version = content.id, content.version
     run.updated_at = utcnow()
     session.add(run)
-    await session.commit()
+    await session.flush()
 
 
 async def save_free_text(session: AsyncSession, run: Assessment, text: str | None) -> None:
     """Store "anything else you can do?" as written (None clears it); German comes with translation."""
     cleaned = " ".join((text or "").split()) or None
     if cleaned is not None and len(cleaned) > FREE_TEXT_MAX:
-        raise CheckError(N_("This is too long. Please write at most {max} characters."), max=FREE_TEXT_MAX)
+        raise InvalidAnswer(N_("This is too long. Please write at most {max} characters."), max=FREE_TEXT_MAX)
     if cleaned != run.free_text:
         run.free_text, run.free_text_de = cleaned, None
     run.updated_at = utcnow()
     session.add(run)
-    await session.commit()
+    await session.flush()
 
 
 async def finish(
@@ -187,7 +185,7 @@ async def finish(
 ) -> Profile:
     """Score the answers, store the profile and close the run."""
     if content.next_question(run.answers) is not None:
-        raise CheckError(N_("Some questions are not answered yet."))
+        raise InvalidAnswer(N_("Some questions are not answered yet."))
     profile = score(run.answers, content, german_level=german_level)
     now = utcnow()
     run.profile = profile.to_dict()
@@ -195,7 +193,7 @@ async def finish(
     run.status = AssessmentStatus.COMPLETED.value
     run.completed_at = run.updated_at = now
     session.add(run)
-    await session.commit()
+    await session.flush()
     return profile
 
 
@@ -289,7 +287,7 @@ async def sheet_for(session: AsyncSession, run: Assessment) -> ProfileSheet:
     """The data of a completed run's PDF; the name only while the person's sharing consent holds."""
     profile = stored_profile(run)
     if profile is None or run.id is None:
-        raise CheckError(N_("Some questions are not answered yet."))
+        raise InvalidAnswer(N_("Some questions are not answered yet."))
     person = await session.get(Person, run.person_id)
     consents = await current_consents(session, run.person_id)
     named = person is not None and bool(person.first_name) and consents.get(Purpose.SHARE) is True

@@ -24,7 +24,7 @@ from fpdf.enums import XPos, YPos
 from dialogs.check.content import CheckContent
 from dialogs.check.service import ProfileSheet, reason_lines
 from dialogs.languages import BY_CODE
-from dialogs.onboarding import GERMAN_LABELS, REGION_LABELS
+from dialogs.onboarding.service import GERMAN_LABELS, REGION_LABELS
 from dialogs.text import N_, format_day
 from storage.models import GermanLevel, Region
 

@@ -1,44 +1,85 @@
-"""Coordinators only: completed check profiles (name or anonymous code per consent), their PDF and offers."""
+"""/check for participants; /profiles and the profile PDFs with matching offers for coordinators.
+
+Each router is behind its role filter, for messages and callbacks alike; the menu entries that open the
+same things are in ``feature.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
+from aiogram_dialog import DialogManager
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.filters import HasRole
-from bot.menus import MenuCB
 from dialogs.check import CheckContent, load_content
-from dialogs.check.pdf import render_profile_pdf
+from dialogs.check.flow import start_check
+from dialogs.check.profile_pdf import render_profile_pdf
 from dialogs.check.service import get_run, list_completed, rank_offers, sheet_for, stored_profile
+from dialogs.feature import Navigator
+from dialogs.filters import HasRole
+from dialogs.onboarding.service import Step, next_step
 from dialogs.text import isolate
 from storage.models import Person, Role
 
-router = Router(name="check_coordinator")
-router.message.filter(HasRole(Role.COORDINATOR))
-router.callback_query.filter(HasRole(Role.COORDINATOR))
+participant_router = Router(name="check")
+participant_router.message.filter(HasRole(Role.PARTICIPANT))
+participant_router.callback_query.filter(HasRole(Role.PARTICIPANT))
+
+coordinator_router = Router(name="check_coordinator")
+coordinator_router.message.filter(HasRole(Role.COORDINATOR))
+coordinator_router.callback_query.filter(HasRole(Role.COORDINATOR))
+
+others_router = Router(name="check_others")  # last of the three: whoever the two above did not take
 
 
 class CheckProfileCB(CallbackData, prefix="chkp"):
     assessment_id: int
 
 
-@router.callback_query(MenuCB.filter(F.action == "profiles"))
-async def menu_profiles(query: CallbackQuery, session: AsyncSession) -> None:
-    await query.answer()
-    if isinstance(query.message, Message):
-        await list_profiles(query.message, session)
+async def open_check(
+    message: Message, person: Person, session: AsyncSession, manager: DialogManager, navigator: Navigator
+) -> None:
+    """The check where the person left it; registration first if it is not finished."""
+    if await next_step(session, person) is not Step.DONE:
+        await message.answer(_("📝 First, please finish your registration. It takes only a few steps."))
+        await navigator.continue_person(message, person, session, manager)
+        return
+    await start_check(manager, session, person)
 
 
-@router.message(Command("profiles"))
-async def list_profiles(message: Message, session: AsyncSession, check_content: CheckContent | None = None) -> None:
+@participant_router.message(Command("check"))
+async def cmd_check(
+    message: Message, person: Person, session: AsyncSession, dialog_manager: DialogManager, navigator: Navigator
+) -> None:
+    await open_check(message, person, session, dialog_manager, navigator)
+
+
+@others_router.message(Command("check"))
+async def check_not_participant(
+    message: Message, person: Person, session: AsyncSession, dialog_manager: DialogManager, navigator: Navigator
+) -> None:
+    """/check is for registered participants; everyone else learns what to do instead of silence."""
+    if person.has_role(Role.COORDINATOR) or person.has_role(Role.COMPANY):
+        await message.answer(_("🚫 This is not available for you."))
+        return
+    await message.answer(_("📝 First, please finish your registration. It takes only a few steps."))
+    await navigator.continue_person(message, person, session, dialog_manager)
+
+
+@others_router.message(Command("profiles"))
+async def profiles_not_for_you(message: Message) -> None:
+    await message.answer(_("🚫 This is not available for you."))
+
+
+@coordinator_router.message(Command("profiles"))
+async def list_profiles(message: Message, session: AsyncSession) -> None:
     """The latest completed check of each participant, newest first, as buttons."""
     runs = await list_completed(session)
     if not runs:
@@ -55,7 +96,7 @@ async def list_profiles(message: Message, session: AsyncSession, check_content: 
     )
 
 
-@router.callback_query(CheckProfileCB.filter())
+@coordinator_router.callback_query(CheckProfileCB.filter())
 async def show_profile(
     query: CallbackQuery,
     callback_data: CheckProfileCB,

@@ -1,7 +1,7 @@
 """Registration dialog: welcome, consent per purpose, name, region, German level, phone.
 
 Every answer is stored the moment it is given; the step to show is derived from the database
-(``dialogs.onboarding.next_step``), so the dialog can be lost (restart, /cancel, days away) without
+(``service.next_step``), so the dialog can be lost (restart, /cancel, days away) without
 losing anything. Diagram: docs/onboarding.mmd.
 """
 
@@ -10,21 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from aiogram.enums import ContentType
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format, Multi
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.states import Onboarding
-from bot.widgets import T, tr
-from dialogs.onboarding import (
+from dialogs.errors import InvalidAnswer
+from dialogs.feature import Resume, ResumeContext, navigator_of
+from dialogs.onboarding.service import (
     GERMAN_DESCRIPTIONS,
     GERMAN_LABELS,
     REGION_LABELS,
-    InvalidAnswer,
     Step,
     next_step,
     progress,
@@ -33,9 +33,30 @@ from dialogs.onboarding import (
     save_phone,
     save_region,
 )
-from dialogs.privacy import NOTICE, PRIVACY_VERSION, ErasureReason, Purpose, erase_person, record_consent
+from dialogs.privacy.service import (
+    NOTICE,
+    PRIVACY_VERSION,
+    ErasureReason,
+    Purpose,
+    erase_person,
+    record_consent,
+)
 from dialogs.text import N_
-from storage.models import Person
+from dialogs.widgets import T, tr
+from storage.models import Person, Role
+
+
+class Onboarding(StatesGroup):
+    welcome = State()
+    consent_store = State()
+    notice = State()
+    consent_share = State()
+    consent_contact = State()
+    name = State()
+    region = State()
+    german = State()
+    phone = State()
+
 
 STATE_FOR_STEP: dict[Step, Any] = {
     Step.CONSENT_STORE: Onboarding.welcome,  # the welcome comes first, before anything is asked
@@ -75,21 +96,24 @@ async def _advance(manager: DialogManager) -> None:
     step = await next_step(session, person)
     if step is Step.DONE or step is Step.LANGUAGE:
         await manager.done()
-        from bot.menus import send_menu  # late import: menus import this module's entry point
-
         event = manager.event
         message = event.message if isinstance(event, CallbackQuery) else event
         if isinstance(message, Message):
             if step is Step.DONE:
                 await message.answer(tr(N_("🎉 Thank you, {name}! You are registered."), name=person.first_name))
-            await send_menu(message, person)
+            await navigator_of(manager.middleware_data).send_menu(message, person)
         return
     state = Onboarding.consent_store if step is Step.CONSENT_STORE else STATE_FOR_STEP[step]
     await manager.switch_to(state)
 
 
-async def start_onboarding(manager: DialogManager, step: Step) -> None:
-    await manager.start(STATE_FOR_STEP[step], mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+async def resume(ctx: ResumeContext) -> Resume | None:
+    """An unfinished registration continues at its step. Staff and coordinators do not register."""
+    person = ctx.person
+    if person.has_role(Role.COORDINATOR) or person.has_role(Role.COMPANY):
+        return None
+    step = await next_step(ctx.session, person)
+    return Resume(state=STATE_FOR_STEP[step], required=True) if step in STATE_FOR_STEP else None
 
 
 # --- getters -------------------------------------------------------------------------------------------
@@ -159,7 +183,7 @@ async def on_name(message: Message, _widget: MessageInput, manager: DialogManage
     try:
         await save_name(session, person, message.text)
     except InvalidAnswer as error:
-        await message.answer(tr(error.message, **error.args_))
+        await message.answer(tr(error.msgid, **error.values))
         return
     await _advance(manager)
 
@@ -186,7 +210,7 @@ async def on_phone(message: Message, _widget: MessageInput, manager: DialogManag
     try:
         await save_phone(session, person, raw)
     except InvalidAnswer as error:
-        await message.answer(tr(error.message, **error.args_))
+        await message.answer(tr(error.msgid, **error.values))
         return
     await _advance(manager)
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from aiogram import Bot
 from aiogram.enums import ContentType
-from aiogram.fsm.state import State
+from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
@@ -28,14 +28,12 @@ from aiogram_dialog.widgets.media import DynamicMedia
 from aiogram_dialog.widgets.text import Format, Multi
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.states import CheckSG
-from bot.widgets import T, tr
 from dialogs.check import SKIP, CheckContent, Question, load_content
-from dialogs.check.pdf import participant_pdf
+from dialogs.check.profile_pdf import participant_pdf
 from dialogs.check.service import (
-    CheckError,
     answer_labels,
     answer_question,
+    current_run,
     finish,
     in_progress,
     latest_completed,
@@ -48,12 +46,24 @@ from dialogs.check.service import (
     start_or_resume,
     stored_profile,
 )
-from dialogs.onboarding import get_profile
+from dialogs.errors import InvalidAnswer
+from dialogs.feature import Resume, ResumeContext, navigator_of
+from dialogs.onboarding.service import get_profile
 from dialogs.text import N_, isolate
+from dialogs.widgets import T, tr
 from storage.check import Assessment
-from storage.models import Person
+from storage.models import Person, Role
 
-__all__ = ["CheckSG", "dialog", "resume_state", "send_participant_pdf", "start_check"]
+__all__ = ["CheckSG", "dialog", "resume", "resume_state", "send_participant_pdf", "start_check"]
+
+
+class CheckSG(StatesGroup):
+    question = State()
+    free_text = State()
+    summary = State()
+    section = State()
+    result = State()
+    restart = State()
 
 
 # dialog_data keys
@@ -96,9 +106,16 @@ async def start_check(manager: DialogManager, session: AsyncSession, person: Per
 
 
 async def _run(manager: DialogManager) -> tuple[AsyncSession, Person, CheckContent, Assessment]:
+    """For handlers: the run in progress, started if there is none."""
     session, person, content = _deps(manager)
     run = await start_or_resume(session, person, content)
     return session, person, content, run
+
+
+async def _shown_run(manager: DialogManager) -> tuple[CheckContent, Assessment]:
+    """For getters, which only read: the run in progress, or an empty one that is not stored."""
+    session, person, content = _deps(manager)
+    return content, await current_run(session, person, content)
 
 
 def _shown_question(manager: DialogManager, content: CheckContent, run: Assessment) -> Question | None:
@@ -109,21 +126,48 @@ def _shown_question(manager: DialogManager, content: CheckContent, run: Assessme
     return content.next_question(run.answers)
 
 
+async def send_prompt_audio(
+    bot: Bot, chat_id: int, language: str | None, content: CheckContent, question: Question | None
+) -> bool:
+    """Send the recorded prompt of ``question`` in ``language`` when the content has one; True if sent."""
+    audio = (question.audio or {}).get(language or "") if question is not None else None
+    if audio is None:
+        return False
+    path = content.media_path(audio)
+    if not path.is_file():
+        return False
+    await bot.send_voice(chat_id, FSInputFile(path))
+    return True
+
+
 async def _send_audio(
     manager: DialogManager, person: Person, content: CheckContent, question: Question | None
 ) -> None:
-    """The recorded prompt of ``question`` in the person's language, when the content has one.
-
-    Sent before the window is drawn (aiogram-dialog draws after the handler), so it sits above the question.
-    """
-    audio = (question.audio or {}).get(person.language or "") if question is not None else None
-    if audio is None or person.chat_id is None:
+    """The recorded prompt above the question: sent before the window is drawn (aiogram-dialog draws after
+    the handler), and the question then goes below it as a new message."""
+    if person.chat_id is None:
         return
-    path = content.media_path(audio)
-    if path.is_file():
-        bot: Bot = manager.middleware_data["bot"]
-        await bot.send_voice(person.chat_id, FSInputFile(path))
-        manager.show_mode = ShowMode.SEND  # the question goes below its recording
+    if await send_prompt_audio(manager.middleware_data["bot"], person.chat_id, person.language, content, question):
+        manager.show_mode = ShowMode.SEND
+
+
+async def resume(ctx: ResumeContext) -> Resume | None:
+    """A check under way continues at its next question (or its summary); anything else is not ours."""
+    person = ctx.person
+    if person.id is None or not person.has_role(Role.PARTICIPANT):
+        return None
+    run = await in_progress(ctx.session, person.id)
+    if run is None:
+        return None
+    content: CheckContent = ctx.data.get("check_content") or load_content()
+    upcoming = content.next_question(run.answers)
+    if upcoming is None:
+        return Resume(state=CheckSG.summary)
+
+    async def before(bot: Bot, chat_id: int) -> None:
+        await send_prompt_audio(bot, chat_id, person.language, content, upcoming)
+
+    return Resume(state=CheckSG.question, before=before)
 
 
 # --- getters -------------------------------------------------------------------------------------------
@@ -134,7 +178,7 @@ def _label(text: str, emoji: str | None) -> str:
 
 
 async def get_question(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    _session, _person, content, run = await _run(dialog_manager)
+    content, run = await _shown_run(dialog_manager)
     question = _shown_question(dialog_manager, content, run)
     if question is None:
         return {"text": _("✅ You answered all questions."), "options": [], "single": False, "multi": False,
@@ -175,12 +219,12 @@ async def get_question(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
 
 
 async def get_free_text(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    _session, _person, _content, run = await _run(dialog_manager)
+    _content, run = await _shown_run(dialog_manager)
     return {"current": isolate(run.free_text) if run.free_text else ""}
 
 
 async def get_summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    _session, _person, content, run = await _run(dialog_manager)
+    content, run = await _shown_run(dialog_manager)
     path = content.questions_for(run.answers)
     sections = [
         (s.id, f"📝 {_(s.title)} ({isolate(sum(1 for q in path if q.section == s.id))})")
@@ -196,7 +240,7 @@ async def get_summary(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str
 
 
 async def get_section(dialog_manager: DialogManager, **_kwargs: Any) -> dict[str, Any]:
-    _session, _person, content, run = await _run(dialog_manager)
+    content, run = await _shown_run(dialog_manager)
     section_id = dialog_manager.dialog_data.get(SECTION)
     title = next((s.title for s in content.sections if s.id == section_id), "")
     items = []
@@ -250,8 +294,8 @@ async def _save(query: CallbackQuery, manager: DialogManager, value: Any) -> Non
         return
     try:
         await answer_question(session, run, content, question.id, value)
-    except CheckError as error:
-        await query.answer(tr(error.message, **error.args_), show_alert=True)
+    except InvalidAnswer as error:
+        await query.answer(tr(error.msgid, **error.values), show_alert=True)
         return
     await _after_answer(manager)
 
@@ -312,8 +356,8 @@ async def on_free_text(message: Message, _widget: MessageInput, manager: DialogM
     session, _person, _content, run = await _run(manager)
     try:
         await save_free_text(session, run, message.text)
-    except CheckError as error:
-        await message.answer(tr(error.message, **error.args_))
+    except InvalidAnswer as error:
+        await message.answer(tr(error.msgid, **error.values))
         manager.show_mode = ShowMode.SEND
         return
     await message.answer(_("✅ Saved."))
@@ -358,8 +402,8 @@ async def on_finish(query: CallbackQuery, _button: Button, manager: DialogManage
     registration = await get_profile(session, person)
     try:
         await finish(session, run, content, registration.german_level if registration else None)
-    except CheckError as error:
-        await query.answer(tr(error.message, **error.args_), show_alert=True)
+    except InvalidAnswer as error:
+        await query.answer(tr(error.msgid, **error.values), show_alert=True)
         await manager.switch_to(CheckSG.question)
         return
     await manager.switch_to(CheckSG.result)
@@ -393,11 +437,9 @@ async def on_pdf(query: CallbackQuery, _button: Button, manager: DialogManager) 
 
 
 async def on_menu(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    from bot.menus import send_menu  # late import: menus import the flows' entry points
-
     await manager.done()
     if isinstance(query.message, Message):
-        await send_menu(query.message, manager.middleware_data["person"])
+        await navigator_of(manager.middleware_data).send_menu(query.message, manager.middleware_data["person"])
 
 
 async def send_participant_pdf(

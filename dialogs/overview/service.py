@@ -8,7 +8,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.privacy import PRIVACY_VERSION, Purpose
+from dialogs.privacy.service import PRIVACY_VERSION, Purpose
 from storage.models import ConsentRecord, ErasureEvent, ParticipantProfile, Person
 
 

@@ -1,4 +1,4 @@
-"""Registration of a participant: which step comes next, and the validated answers of each step.
+"""Registration of a participant (service: no aiogram): which step comes next, and the validated answers of each step.
 
 The next step is derived from what is stored, never from dialog state, so a person who comes back after
 days (or after a restart that lost every dialog) continues exactly where they left off.
@@ -14,7 +14,8 @@ import phonenumbers
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.privacy import Purpose, current_consents
+from dialogs.errors import InvalidAnswer
+from dialogs.privacy.service import Purpose, current_consents
 from dialogs.text import N_
 from storage.models import GermanLevel, ParticipantProfile, Person, Region, Role
 from storage.types import utcnow
@@ -47,7 +48,7 @@ REGION_LABELS: dict[Region, str] = {
     Region.ELSEWHERE: N_("🗺️ Somewhere else"),
 }
 
-# Plain descriptions after reference/occupations.md ("German levels in one plain sentence").
+# Plain descriptions of the CEFR levels (docs/sources.md, "German levels").
 GERMAN_LABELS: dict[GermanLevel, str] = {
     GermanLevel.NONE: N_("🔇 No German yet"),
     GermanLevel.A1: N_("A1 · a few words"),
@@ -67,15 +68,6 @@ GERMAN_DESCRIPTIONS: dict[GermanLevel, str] = {
     GermanLevel.C1: N_("I speak easily without searching for words and understand difficult texts."),
     GermanLevel.C2: N_("I understand almost everything and express myself very precisely."),
 }
-
-
-class InvalidAnswer(ValueError):
-    """An answer the person must give again; ``message`` is a msgid that says why, ``args`` fill it."""
-
-    def __init__(self, message: str, **args: object) -> None:
-        super().__init__(message)
-        self.message = message
-        self.args_ = args
 
 
 @dataclass(frozen=True)
@@ -168,7 +160,7 @@ async def save_name(session: AsyncSession, person: Person, raw: str | None) -> s
     person.add_role(Role.PARTICIPANT)
     person.updated_at = utcnow()
     session.add(person)
-    await session.commit()
+    await session.flush()
     return name
 
 
@@ -177,7 +169,7 @@ async def save_region(session: AsyncSession, person: Person, value: str) -> None
     profile = await _profile(session, person)
     profile.region = region.value
     profile.updated_at = utcnow()
-    await session.commit()
+    await session.flush()
 
 
 async def save_german_level(session: AsyncSession, person: Person, value: str) -> None:
@@ -185,7 +177,7 @@ async def save_german_level(session: AsyncSession, person: Person, value: str) -
     profile = await _profile(session, person)
     profile.german_level = level.value
     profile.updated_at = utcnow()
-    await session.commit()
+    await session.flush()
 
 
 async def save_phone(session: AsyncSession, person: Person, raw: str | None) -> str | None:
@@ -197,5 +189,5 @@ async def save_phone(session: AsyncSession, person: Person, raw: str | None) -> 
     if profile.registered_at is None:
         profile.registered_at = now
     profile.updated_at = now
-    await session.commit()
+    await session.flush()
     return phone

@@ -1,4 +1,4 @@
-"""/start and /language: pick the interface language by its own name, store it, continue in it."""
+"""/language and the language picker: choose the interface language by its own name, continue in it."""
 
 from __future__ import annotations
 
@@ -6,34 +6,48 @@ from contextlib import suppress
 
 from aiogram import Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandStart
-from aiogram.types import CallbackQuery, Message
+from aiogram.filters import Command
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
+from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import DialogManager
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.callbacks import LanguageCB
-from bot.keyboards import language_keyboard
-from bot.menus import continue_person
-from dialogs.languages import BY_CODE
+from dialogs.feature import Navigator
+from dialogs.languages import BY_CODE, LANGUAGES
 from dialogs.people import set_language
-from dialogs.text import isolate
+from dialogs.text import N_, isolate
 from storage.models import Person
 
-router = Router(name="start")
+router = Router(name="language")
+
+CHOOSE = N_("🌐 Please choose your language.")
 
 
-@router.message(CommandStart())
-async def start(message: Message, person: Person, session: AsyncSession, dialog_manager: DialogManager) -> None:
-    """New people choose a language; everyone else continues where they left off."""
-    await continue_person(message, person, session, dialog_manager)
+class LanguageCB(CallbackData, prefix="lang"):
+    code: str
+
+
+def language_keyboard(current: str | None = None) -> InlineKeyboardMarkup:
+    """All twelve languages by their own names, two a row; the current one is ticked."""
+    builder = InlineKeyboardBuilder()
+    for lang in LANGUAGES:
+        mark = "✅ " if lang.code == current else ""
+        builder.button(text=f"{mark}{lang.native_name}", callback_data=LanguageCB(code=lang.code))
+    builder.adjust(2)
+    return builder.as_markup()
+
+
+async def ask_language(message: Message, person: Person) -> None:
+    """The picker; the prompt is in the current language, the buttons in their own scripts."""
+    await message.answer(_(CHOOSE), reply_markup=language_keyboard(person.language))
 
 
 @router.message(Command("language"))
-async def ask_language(message: Message, person: Person) -> None:
-    """Show the language picker; the prompt is in the current language, the buttons in their own scripts."""
-    await message.answer(_("🌐 Please choose your language."), reply_markup=language_keyboard(person.language))
+async def cmd_language(message: Message, person: Person) -> None:
+    await ask_language(message, person)
 
 
 @router.callback_query(LanguageCB.filter())
@@ -44,6 +58,7 @@ async def choose_language(
     session: AsyncSession,
     i18n: I18n,
     dialog_manager: DialogManager,
+    navigator: Navigator,
 ) -> None:
     """Store the chosen language, confirm in it and continue; a forged or outdated code changes nothing."""
     language = BY_CODE.get(callback_data.code)
@@ -57,4 +72,4 @@ async def choose_language(
         with suppress(TelegramBadRequest):  # an old picker may no longer be editable
             await query.message.edit_reply_markup(reply_markup=None)
         await query.message.answer(_("✅ Language: {language}").format(language=isolate(language.native_name)))
-        await continue_person(query.message, person, session, dialog_manager)
+        await navigator.continue_person(query.message, person, session, dialog_manager)

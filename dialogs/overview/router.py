@@ -1,25 +1,17 @@
-"""Coordinators only: every handler here is behind the role filter, for messages and callbacks alike."""
+"""The coordinators' overview: counts only, never who. Opened from the menu (the runtime checks the role)."""
 
 from __future__ import annotations
 
-from aiogram import F, Router
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import Message
 from aiogram.utils.i18n import gettext as _
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.filters import HasRole
-from bot.menus import MenuCB
-from dialogs.onboarding import REGION_LABELS
-from dialogs.reports import overview
-from storage.models import Region, Role
-
-router = Router(name="coordinator")
-router.message.filter(HasRole(Role.COORDINATOR))
-router.callback_query.filter(HasRole(Role.COORDINATOR))
+from dialogs.onboarding.service import REGION_LABELS
+from dialogs.overview.service import overview
+from storage.models import Region
 
 
-@router.callback_query(MenuCB.filter(F.action == "overview"))
-async def show_overview(query: CallbackQuery, session: AsyncSession) -> None:
+async def show_overview(message: Message, session: AsyncSession) -> None:
     figures = await overview(session)
     lines = [
         _("📊 Overview"),
@@ -35,6 +27,4 @@ async def show_overview(query: CallbackQuery, session: AsyncSession) -> None:
         for region, count in sorted(figures.by_region.items()):
             label = _(REGION_LABELS[Region(region)]) if region in Region.__members__.values() else region
             lines.append(f"• {label}: {count}")
-    await query.answer()
-    if isinstance(query.message, Message):
-        await query.message.answer("\n".join(lines))
+    await message.answer("\n".join(lines))

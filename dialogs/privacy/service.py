@@ -91,7 +91,7 @@ async def record_consent(session: AsyncSession, person: Person, purpose: Purpose
         ConsentRecord(person_id=person.id, purpose=purpose.value, version=PRIVACY_VERSION, accepted=accepted,
                       decided_at=now)
     )
-    await session.commit()
+    await session.flush()
 
 
 async def erase_person(session: AsyncSession, person: Person, reason: ErasureReason) -> None:
@@ -102,7 +102,7 @@ async def erase_person(session: AsyncSession, person: Person, reason: ErasureRea
     await erase_person_rows(session, person.id)
     if had_data:  # a bare record (ids only, e.g. from a double tap after erasure) is not worth counting
         session.add(ErasureEvent(reason=reason.value, was_participant=was_participant))
-    await session.commit()
+    await session.flush()
     session.expunge_all()  # the erased objects must not be written back by anyone holding them
 
 
@@ -189,7 +189,7 @@ async def enforce_retention(session: AsyncSession, *, inactive_days: int, now: d
         await erase_person_rows(session, person.id)
         session.add(ErasureEvent(reason=ErasureReason.INACTIVE.value,
                                  was_participant=person.has_role(Role.PARTICIPANT)))
-    await session.commit()
+    await session.flush()
     session.expunge_all()
     result = RetentionResult(withdrawn=len(withdrawn_ids), inactive=len(inactive))
     log.info("retention: erased %d after withdrawal, %d inactive", result.withdrawn, result.inactive)

@@ -15,11 +15,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import DialogManager
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Settings
-from bot.menus import MenuCB
-from bot.widgets import tr
-from dialogs.onboarding import GERMAN_LABELS, REGION_LABELS, get_profile
-from dialogs.privacy import (
+from dialogs.feature import AppSettings
+from dialogs.onboarding.service import GERMAN_LABELS, REGION_LABELS, get_profile
+from dialogs.privacy.service import (
     NOTICE,
     PRIVACY_VERSION,
     PURPOSE_LABELS,
@@ -31,6 +29,7 @@ from dialogs.privacy import (
     record_consent,
 )
 from dialogs.text import N_, format_when, isolate
+from dialogs.widgets import tr
 from storage.models import GermanLevel, Person, Region
 
 router = Router(name="privacy")
@@ -70,16 +69,7 @@ async def privacy_view(session: AsyncSession, person: Person) -> tuple[str, Inli
 
 @router.message(Command("privacy"))
 async def cmd_privacy(message: Message, person: Person, session: AsyncSession) -> None:
-    text, markup = await privacy_view(session, person)
-    await message.answer(text, reply_markup=markup)
-
-
-@router.callback_query(MenuCB.filter(F.action == "privacy"))
-async def menu_privacy(query: CallbackQuery, person: Person, session: AsyncSession) -> None:
-    await query.answer()
-    if isinstance(query.message, Message):
-        text, markup = await privacy_view(session, person)
-        await query.message.answer(text, reply_markup=markup)
+    await show_privacy(message, person, session)
 
 
 @router.callback_query(PrivacyCB.filter(F.action == "toggle"))
@@ -100,7 +90,7 @@ async def toggle(query: CallbackQuery, callback_data: PrivacyCB, person: Person,
 
 
 @router.callback_query(PrivacyCB.filter(F.action == "notice"))
-async def notice(query: CallbackQuery, settings: Settings) -> None:
+async def notice(query: CallbackQuery, settings: AppSettings) -> None:
     await query.answer()
     if isinstance(query.message, Message):
         await query.message.answer(tr(NOTICE, version=PRIVACY_VERSION, months=settings.retention_months))
@@ -163,7 +153,7 @@ def _level(value: str | None) -> str:
     return _(GERMAN_LABELS[GermanLevel(value)]) if value and value in GermanLevel.__members__.values() else "—"
 
 
-async def send_my_data(message: Message, person: Person, session: AsyncSession, settings: Settings) -> None:
+async def send_my_data(message: Message, person: Person, session: AsyncSession, settings: AppSettings) -> None:
     """Everything stored, as a message to read and as a JSON file to keep."""
     data = await export_person(session, person)
     profile = await get_profile(session, person)
@@ -191,12 +181,10 @@ async def send_my_data(message: Message, person: Person, session: AsyncSession, 
 
 
 @router.message(Command("mydata"))
-async def cmd_mydata(message: Message, person: Person, session: AsyncSession, settings: Settings) -> None:
+async def cmd_mydata(message: Message, person: Person, session: AsyncSession, settings: AppSettings) -> None:
     await send_my_data(message, person, session, settings)
 
 
-@router.callback_query(MenuCB.filter(F.action == "mydata"))
-async def menu_mydata(query: CallbackQuery, person: Person, session: AsyncSession, settings: Settings) -> None:
-    await query.answer()
-    if isinstance(query.message, Message):
-        await send_my_data(query.message, person, session, settings)
+async def show_privacy(message: Message, person: Person, session: AsyncSession) -> None:
+    text, markup = await privacy_view(session, person)
+    await message.answer(text, reply_markup=markup)

@@ -92,5 +92,5 @@ async def seed_demo_offers(session: AsyncSession) -> int:
             if title not in titles:
                 session.add(HospitationOffer(company_id=company.id, title=title, field=field_id, town=demo.town))
                 added += 1
-    await session.commit()
+    await session.flush()
     return added

@@ -1,0 +1,1 @@
+"""onboarding feature package."""
