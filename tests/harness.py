@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings, load_settings
 from bot.runtime import Runtime, runtime
+from dialogs.feature import Feature
+from dialogs.registry import FEATURES
 from emulator import BotAPIEmulator
 
 TOKEN = "123456:TEST-TOKEN"
@@ -24,9 +26,16 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    database_url: str, *, emu: BotAPIEmulator | None = None, **overrides: Any
+    database_url: str,
+    *,
+    emu: BotAPIEmulator | None = None,
+    features: Sequence[Feature] = FEATURES,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
-    """Start the emulator (unless one is given: a bot restart keeps Telegram's side) and the bot polling it."""
+    """Start the emulator (unless one is given: a bot restart keeps Telegram's side) and the bot polling it.
+
+    ``features``: the registry by default; a test may run the real runtime with features of its own.
+    """
     async with contextlib.AsyncExitStack() as stack:
         if emu is None:
             emu = await stack.enter_async_context(BotAPIEmulator())
@@ -37,7 +46,7 @@ async def running_bot(
             database_url=database_url,
             **overrides,
         )
-        async with runtime(settings) as rt:
+        async with runtime(settings, features=features) as rt:
             task = asyncio.create_task(
                 rt.dp.start_polling(rt.bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
             )
