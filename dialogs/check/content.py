@@ -16,6 +16,9 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from dialogs.languages import CODES
+from storage.models import GermanLevel
+
 __all__ = [
     "CEFR_LEVELS",
     "DEFAULT_CONTENT_PATH",
@@ -43,10 +46,11 @@ DEFAULT_CONTENT_PATH = Path(__file__).with_name("content.yaml")
 #: Value a UI stores for a question the person skipped: counts as answered, scores as no answer.
 SKIP = "_skip"
 
-#: Interface languages (DESIGN.md); audio prompts may be given for these.
-LANGUAGES = frozenset({"de", "en", "ar", "fa", "ps", "uk", "ru", "tr", "ku", "ti", "so", "fr"})
+#: Interface languages (dialogs/languages.py); audio prompts may be given for these.
+LANGUAGES = frozenset(CODES)
 
-CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+#: The CEFR levels a field can ask for, lowest first (GermanLevel without "none").
+CEFR_LEVELS: tuple[str, ...] = tuple(level.value for level in GermanLevel if level is not GermanLevel.NONE)
 
 # Sections whose questions are generated from fields and interests rather than listed in `questions`.
 INTERESTS_SECTION = "interests"
@@ -148,12 +152,19 @@ class FieldSpec(_Media):
     name: Msgid
     hint: Msgid
     emoji: str
-    german: Literal["A1", "A2", "B1", "B2", "C1", "C2"]
+    german: str
     shifts: bool
     heavy_work: bool
     rural: bool
     licences: tuple[Id, ...] = ()
     tasks: tuple[TaskSpec, ...] = Field(min_length=5, max_length=8)
+
+    @field_validator("german")
+    @classmethod
+    def _cefr_level(cls, value: str) -> str:
+        if value not in CEFR_LEVELS:
+            raise ValueError(f"a CEFR level ({', '.join(CEFR_LEVELS)}), not {value!r}")
+        return value
 
     @property
     def worked_id(self) -> str:

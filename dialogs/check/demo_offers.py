@@ -1,6 +1,6 @@
 """Demo pilot companies with hospitation offers, for the demo and for trying out the matching.
 
-Invented companies, modelled on the region's economy (reference/occupations.md, "Regional economy"):
+Invented companies, modelled on the region's economy (docs/sources.md, "The region's economy"):
 tree nurseries in Ammerland, dairies and food, machine building in the Landkreis Oldenburg, services
 and trades in the city of Oldenburg, logistics in Delmenhorst. Names end in "(Demo)" so nobody takes
 them for real firms. Field ids are those of the check content.

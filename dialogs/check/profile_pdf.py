@@ -23,7 +23,7 @@ from fpdf.enums import XPos, YPos
 
 from dialogs.check.content import CheckContent
 from dialogs.check.service import ProfileSheet, reason_lines
-from dialogs.languages import BY_CODE
+from dialogs.languages import BY_CODE, LANGUAGES
 from dialogs.onboarding.service import GERMAN_LABELS, REGION_LABELS
 from dialogs.text import N_, format_day
 from storage.models import GermanLevel, Region
@@ -53,7 +53,7 @@ _BOLD = ("DejaVuSans-Bold.ttf", "NotoSans-Bold.ttf", "LiberationSans-Bold.ttf")
 _FALLBACKS = ("NotoSansEthiopic-Regular.ttf", "NotoSansArabic-Regular.ttf", "NotoSerifEthiopic-Regular.ttf",
               "AbyssinicaSIL-Regular.ttf")  # fmt: skip
 
-_ARABIC_SCRIPT = frozenset({"ar", "fa", "ps"})
+_ARABIC_SCRIPT = frozenset(lang.code for lang in LANGUAGES if lang.rtl)  # all right-to-left ones use it
 
 TITLE = N_("pro:connect – skills and interests")
 NAME = N_("Name: {name}")
