@@ -1,38 +1,35 @@
-"""Messages in chats: send (text, media, contact, location), copy, forward, edit, delete; files and getFile;
-answers to callback queries; chat actions."""
+"""Messages in chats: send (text, media, contact, location), copy, forward, reply, edit, delete; answers
+to callback queries; chat actions. Files of media messages: :mod:`emulator.media`."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from emulator.formatting import parse_text, utf16_len
+from emulator.media import MEDIA_KINDS, file_from_request, media_json
 from emulator.models import (
     JSON,
     ApiError,
     CallbackAnswer,
     ChatAction,
     SentRecord,
-    StoredFile,
     bad_request,
     markup_kind,
     same_json,
-    utf16_len,
     validate_reply_markup,
-    visible_text,
 )
 from emulator.state import ChatState, EmulatorState, StoredMessage
-from emulator.transport import MAX_UPLOAD, Handler, Params, Upload, count_rate_limited
+from emulator.transport import Handler, Params, count_rate_limited
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-MAX_DOWNLOAD = 20 * 1024 * 1024
 CHAT_ACTIONS = frozenset(
     {
         "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
         "upload_document", "choose_sticker", "find_location", "record_video_note", "upload_video_note",
     }
 )  # fmt: skip
-MEDIA_KINDS = ("document", "photo", "audio", "voice", "video", "animation", "sticker", "video_note")
 STALE_QUERY = "query is too old and response timeout expired or query ID is invalid"
 
 
@@ -57,7 +54,6 @@ class MessageMethods:
             "deleteMessage": self.delete_message,
             "deleteMessages": self.delete_messages,
             "answerCallbackQuery": self.answer_callback_query,
-            "getFile": self.get_file,
             "sendChatAction": self.send_chat_action,
         }
 
@@ -103,15 +99,18 @@ class MessageMethods:
 
     # ----------------------------------------------------------------- sending
     @staticmethod
-    def text_of(params: Params, name: str, limit: int, required: bool) -> tuple[str, str, str | None]:
+    def text_of(params: Params, name: str, limit: int, required: bool) -> dict[str, Any]:
+        """The StoredMessage fields of the text or caption ``name``: raw and visible text, parse mode and
+        entities (the ones given, else those of the parse mode)."""
         raw = params.get_str(name) or ""
         parse_mode = params.get_str("parse_mode") or None
-        text = visible_text(raw, parse_mode) if raw else ""
+        text, parsed = parse_text(raw, parse_mode) if raw else ("", [])
         if required and not text.strip():
             raise bad_request("message text is empty")
         if utf16_len(text) > limit:
             raise bad_request("message is too long" if name == "text" else "message caption is too long")
-        return raw, text, parse_mode
+        given = params.get_json("entities" if name == "text" else "caption_entities")
+        return {"raw_text": raw, "text": text, "parse_mode": parse_mode, "entities": given or parsed or None}
 
     def commit_send(
         self, chat: ChatState, method: str, bot_id: int, kind: str, params: Params, **fields: Any
@@ -119,6 +118,9 @@ class MessageMethods:
         """Rate-limit, store, log and announce one bot message; returns its Message JSON."""
         state = self.state
         markup = validate_reply_markup(params.get_json("reply_markup"))
+        replied = self.replied_message(chat, params)
+        if replied is not None:
+            fields["extra"] = {**fields.get("extra", {}), "reply_to_message": replied}
         now = time.monotonic()
         error = state.faults.take_send_slot(chat.id, now)
         if error is not None:
@@ -148,47 +150,52 @@ class MessageMethods:
         chat.touch()
         return snapshot.raw
 
+    def replied_message(self, chat: ChatState, params: Params) -> JSON | None:
+        """The message a send replies to (``reply_parameters`` or the older ``reply_to_message_id``)."""
+        reply = params.get_json("reply_parameters")
+        if not isinstance(reply, dict):
+            reply = {
+                "message_id": params.get_int("reply_to_message_id"),
+                "allow_sending_without_reply": params.get_bool("allow_sending_without_reply"),
+            }
+        if reply.get("message_id") is None:
+            return None
+        if reply.get("chat_id") not in (None, chat.id, str(chat.id)):
+            raise bad_request("replies to messages of other chats are not supported by the emulator")
+        try:
+            message_id = int(reply["message_id"])
+        except (TypeError, ValueError):
+            raise bad_request("invalid reply_parameters specified") from None
+        stored = chat.messages.get(message_id)
+        if stored is not None and not stored.deleted:
+            replied = stored.to_json()
+        elif message_id in chat.user_messages:
+            replied = dict(chat.user_messages[message_id])
+        elif reply.get("allow_sending_without_reply"):
+            return None
+        else:
+            raise bad_request("message to be replied not found")
+        replied.pop("reply_to_message", None)
+        return replied
+
     async def send_message(self, params: Params, bot_id: int) -> JSON:
         chat = self.writable_chat(params)
-        raw, text, parse_mode = self.text_of(params, "text", MAX_TEXT, required=True)
-        entities = params.get_json("entities")
-        return self.commit_send(
-            chat, "sendMessage", bot_id, "text", params,
-            raw_text=raw, text=text, parse_mode=parse_mode, entities=entities,
-        )  # fmt: skip
+        fields = self.text_of(params, "text", MAX_TEXT, required=True)
+        return self.commit_send(chat, "sendMessage", bot_id, "text", params, **fields)
 
     def _media_sender(self, kind: str) -> Handler:
         method = _method_name(kind)
 
         async def send(params: Params, bot_id: int) -> JSON:
             chat = self.writable_chat(params)
-            raw, text, parse_mode = self.text_of(params, "caption", MAX_CAPTION, required=False)
-            stored_file = self.file_from_request(params, kind)
+            fields = self.text_of(params, "caption", MAX_CAPTION, required=False)
+            stored_file = file_from_request(self.state, params, kind)
             return self.commit_send(
                 chat, method, bot_id, kind, params,
-                raw_text=raw, text=text, parse_mode=parse_mode, entities=params.get_json("caption_entities"),
-                media=media_json(stored_file, kind, params), file=stored_file,
+                media=media_json(stored_file, kind, params), file=stored_file, **fields,
             )  # fmt: skip
 
         return send
-
-    def file_from_request(self, params: Params, kind: str) -> StoredFile:
-        source = params.file(kind)
-        if source is None:
-            raise bad_request(f"there is no {kind} in the request")
-        if isinstance(source, Upload):
-            if not source.data:
-                raise bad_request("file must be non-empty")
-            if len(source.data) > MAX_UPLOAD:
-                raise ApiError(413, "Request Entity Too Large")
-            return self.state.store_file(source.data, kind, source.filename, source.content_type)
-        known = self.state.files.get(source)
-        if known is not None:
-            return known
-        if source.startswith(("http://", "https://")):
-            name = source.rstrip("/").rsplit("/", 1)[-1] or None
-            return self.state.store_file(b"", kind, name)
-        raise bad_request("wrong file identifier/HTTP URL specified")
 
     async def send_contact(self, params: Params, bot_id: int) -> JSON:
         chat = self.writable_chat(params)
@@ -238,10 +245,7 @@ class MessageMethods:
         source, stored = self._source_message(params)
         kind, fields = self._copy_fields(source, stored)
         if params.has("caption") and kind != "text":
-            raw, text, parse_mode = self.text_of(params, "caption", MAX_CAPTION, required=False)
-            fields.update(
-                raw_text=raw, text=text, parse_mode=parse_mode, entities=params.get_json("caption_entities")
-            )
+            fields.update(self.text_of(params, "caption", MAX_CAPTION, required=False))
         message = self.commit_send(chat, "copyMessage", bot_id, kind, params, **fields)
         return {"message_id": message["message_id"]}
 
@@ -283,23 +287,17 @@ class MessageMethods:
         stored = self.bot_message(params)
         if stored.kind != "text":
             raise bad_request("there is no text in the message to edit")
-        raw, text, parse_mode = self.text_of(params, "text", MAX_TEXT, required=True)
+        fields = self.text_of(params, "text", MAX_TEXT, required=True)
         markup = validate_reply_markup(params.get_json("reply_markup"), inline_only=True)
-        return self.commit_edit(
-            stored, raw_text=raw, text=text, parse_mode=parse_mode, entities=params.get_json("entities"),
-            reply_markup=markup,
-        )  # fmt: skip
+        return self.commit_edit(stored, reply_markup=markup, **fields)
 
     async def edit_message_caption(self, params: Params, bot_id: int) -> JSON:
         stored = self.bot_message(params)
         if stored.kind == "text":
             raise bad_request("there is no caption in the message to edit")
-        raw, text, parse_mode = self.text_of(params, "caption", MAX_CAPTION, required=False)
+        fields = self.text_of(params, "caption", MAX_CAPTION, required=False)
         markup = validate_reply_markup(params.get_json("reply_markup"), inline_only=True)
-        return self.commit_edit(
-            stored, raw_text=raw, text=text, parse_mode=parse_mode, entities=params.get_json("caption_entities"),
-            reply_markup=markup,
-        )  # fmt: skip
+        return self.commit_edit(stored, reply_markup=markup, **fields)
 
     async def edit_message_reply_markup(self, params: Params, bot_id: int) -> JSON:
         stored = self.bot_message(params)
@@ -315,13 +313,12 @@ class MessageMethods:
             raise bad_request("there is no media in the message to edit")
         kind = str(media["type"])
         inner = Params({kind: media.get("media"), **media}, params.files)
-        stored_file = self.file_from_request(inner, kind)
-        raw, text, parse_mode = self.text_of(inner, "caption", MAX_CAPTION, required=False)
+        stored_file = file_from_request(self.state, inner, kind)
+        fields = self.text_of(inner, "caption", MAX_CAPTION, required=False)
         markup = validate_reply_markup(params.get_json("reply_markup"), inline_only=True)
         return self.commit_edit(
             stored, kind=kind, file=stored_file, media=media_json(stored_file, kind, inner),
-            raw_text=raw, text=text, parse_mode=parse_mode, entities=media.get("caption_entities"),
-            reply_markup=markup,
+            reply_markup=markup, **fields,
         )  # fmt: skip
 
     @staticmethod
@@ -374,19 +371,6 @@ class MessageMethods:
             chat.touch()
         return True
 
-    async def get_file(self, params: Params, bot_id: int) -> JSON:
-        stored = self.state.files.get(params.get_str("file_id") or "")
-        if stored is None:
-            raise bad_request("invalid file_id")
-        if stored.size > MAX_DOWNLOAD:
-            raise bad_request("file is too big")
-        return {
-            "file_id": stored.file_id,
-            "file_unique_id": stored.file_unique_id,
-            "file_size": stored.size,
-            "file_path": stored.file_path,
-        }
-
     async def send_chat_action(self, params: Params, bot_id: int) -> bool:
         chat = self.writable_chat(params)
         action = params.get_str("action") or ""
@@ -398,35 +382,3 @@ class MessageMethods:
 
 def _method_name(kind: str) -> str:
     return "send" + "".join(part.capitalize() for part in kind.split("_"))
-
-
-def media_json(stored: StoredFile, kind: str, params: Params) -> Any:
-    """The Message field of a media kind (PhotoSize list, Document, Voice, ...) for a stored file."""
-    base: JSON = {
-        "file_id": stored.file_id,
-        "file_unique_id": stored.file_unique_id,
-        "file_size": stored.size,
-    }
-    duration = params.get_int("duration", 1) or 1
-    if kind == "photo":
-        return [{**base, "width": 800, "height": 600}]
-    if kind == "sticker":
-        return {
-            **base,
-            "type": "regular",
-            "width": 512,
-            "height": 512,
-            "is_animated": False,
-            "is_video": False,
-        }
-    if kind == "video_note":
-        return {**base, "length": 240, "duration": duration}
-    if kind in ("video", "animation"):
-        base.update(width=640, height=480, duration=duration)
-    elif kind in ("audio", "voice"):
-        base["duration"] = duration
-    if kind != "voice" and stored.file_name:
-        base["file_name"] = stored.file_name
-    if stored.mime_type:
-        base["mime_type"] = stored.mime_type
-    return base

@@ -1,6 +1,6 @@
 """Data records of the emulator and the small pieces of Bot API semantics they need.
 
-Nothing here talks HTTP; :mod:`emulator.server` builds on it.
+Nothing here talks HTTP; formatted text is read in :mod:`emulator.formatting`.
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import json
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from typing import Any
 
 JSON = dict[str, Any]
@@ -125,130 +124,6 @@ class BotMessage:
                 if b == text or b.strip() == text.strip():
                     return d
         return None
-
-
-# --------------------------------------------------------------------------- text entities
-
-_HTML_TAGS = {
-    "b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
-    "a", "code", "pre", "blockquote", "tg-emoji", "tg-time",
-}  # fmt: skip
-
-
-class _HtmlText(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.stack: list[str] = []
-        self.error: str | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.error:
-            return
-        if tag not in _HTML_TAGS:
-            self.error = f'Unsupported start tag "{tag}"'
-            return
-        self.stack.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if self.error:
-            return
-        if not self.stack:
-            self.error = f'Unexpected end tag "{tag}"'
-        elif self.stack[-1] != tag:
-            self.error = f'Can\'t find end tag corresponding to start tag "{self.stack[-1]}"'
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(data)
-
-
-def html_to_text(source: str) -> str:
-    """The visible text of an HTML-formatted message; raises ApiError like Telegram on bad markup."""
-    if "<" not in source and "&" not in source:
-        return source
-    parser = _HtmlText()
-    parser.feed(source)
-    parser.close()
-    if not parser.error and parser.stack:
-        parser.error = f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"'
-    if parser.error:
-        raise bad_request(f"can't parse entities: {parser.error}")
-    return "".join(parser.parts)
-
-
-_MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-
-
-def markdown_v2_to_text(source: str) -> str:
-    """The visible text of a MarkdownV2 message; unescaped reserved characters raise like Telegram.
-
-    A deliberate simplification: formatting markers are dropped, links keep their label, code keeps
-    its content; nesting rules are not checked.
-    """
-    out: list[str] = []
-    i, n = 0, len(source)
-    in_code = False
-    while i < n:
-        ch = source[i]
-        if ch == "\\" and i + 1 < n:
-            out.append(source[i + 1])
-            i += 2
-            continue
-        if source.startswith("```", i):
-            end = source.find("```", i + 3)
-            if end < 0:
-                raise bad_request(
-                    "can't parse entities: Can't find end of Pre entity at byte offset " + str(i)
-                )
-            body = source[i + 3 : end]
-            if "\n" in body:
-                first, rest = body.split("\n", 1)
-                body = rest if first and " " not in first else body
-            out.append(body.replace("\\`", "`").replace("\\\\", "\\"))
-            i = end + 3
-            continue
-        if ch == "`":
-            in_code = not in_code
-            i += 1
-            continue
-        if in_code:
-            out.append(ch)
-            i += 1
-            continue
-        if ch == "]" and i + 1 < n and source[i + 1] == "(":
-            end = source.find(")", i + 2)
-            if end < 0:
-                raise bad_request("can't parse entities: Can't find end of a URL at byte offset " + str(i))
-            i = end + 1
-            continue
-        if ch in "*_~[]|":
-            i += 1
-            continue
-        if ch == ">" and (i == 0 or source[i - 1] == "\n"):
-            i += 1
-            continue
-        if ch in _MDV2_RESERVED:
-            raise bad_request(
-                f"can't parse entities: Character '{ch}' is reserved and must be escaped with the preceding '\\'"
-            )
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def visible_text(source: str, parse_mode: str | None) -> str:
-    mode = (parse_mode or "").lower()
-    if mode == "html":
-        return html_to_text(source)
-    if mode == "markdownv2":
-        return markdown_v2_to_text(source)
-    return source
-
-
-def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
 
 
 # --------------------------------------------------------------------------- keyboards

@@ -19,6 +19,7 @@ from typing import Self
 
 from emulator.control import ControlApi
 from emulator.faults import Faults, Stats
+from emulator.media import FileMethods
 from emulator.messages import MessageMethods
 from emulator.models import JSON, BotMessage, CallbackAnswer, ChatAction, SentRecord, StoredFile
 from emulator.settings import SettingsMethods
@@ -48,10 +49,11 @@ class BotAPIEmulator:
         self.updates = UpdateQueue(self.state, ack_means_handled=ack_means_handled)
         self.methods = MethodTable(self.state)
         self.messages_api = MessageMethods(self.state)
+        self.files = FileMethods(self.state)
         self.settings = SettingsMethods(self.state)
         self.polling = PollingMethods(self.updates)
         self.webhook = WebhookMethods(self.state, self.updates, self.methods, attempts=webhook_attempts)
-        for area in (self.messages_api, self.settings, self.polling, self.webhook):
+        for area in (self.messages_api, self.files, self.settings, self.polling, self.webhook):
             self.methods.register(area.handlers())
         self.http = HttpServer(self.state, self.methods)
         self._users: dict[int, ScriptedUser] = {}

@@ -7,6 +7,7 @@ import time
 from typing import Any, Protocol
 
 from emulator.faults import Faults
+from emulator.formatting import utf16_len
 from emulator.models import (
     JSON,
     BotMessage,
@@ -14,7 +15,6 @@ from emulator.models import (
     CallbackAnswer,
     EmulatorTimeout,
     markup_kind,
-    utf16_len,
 )
 from emulator.state import ChatState, EmulatorState, PendingCallback, StoredMessage
 from emulator.updates import UpdateQueue
