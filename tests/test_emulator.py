@@ -800,6 +800,39 @@ async def test_two_thousand_sends_at_speed(emu: BotAPIEmulator, bot: Bot) -> Non
     assert 2000 / elapsed > 300, f"only {2000 / elapsed:.0f} messages/s"
 
 
+# --------------------------------------------------------------------------- structure
+
+
+def test_the_emulator_modules_import_no_cycle_and_users_not_the_server() -> None:
+    """Each part of the emulator imports only the parts below it; scripted users act on the state and the
+    update queue, so they never import the server that puts everything together."""
+    import ast
+
+    package = REPO_ROOT / "emulator"
+    imports: dict[str, set[str]] = {}
+    for path in package.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imports[path.stem] = {
+            node.module.removeprefix("emulator.")
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("emulator.")
+        }
+    assert "server" not in imports["users"] and "server" not in imports["control"]
+    done: set[str] = set()
+
+    def visit(module: str, path: tuple[str, ...]) -> None:
+        assert module not in path, f"import cycle: {' -> '.join((*path, module))}"
+        if module not in done:
+            for imported in imports.get(module, ()):
+                visit(imported, (*path, module))
+            done.add(module)
+
+    for module in imports:
+        visit(module, ())
+    too_long = {p.name: n for p in package.glob("*.py") if (n := len(p.read_text().splitlines())) > 450}
+    assert not too_long, too_long
+
+
 # --------------------------------------------------------------------------- standalone
 
 
