@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from aiogram import Bot, Dispatcher
+from aiogram.types import Update
+
 from bot.config import Settings, load_settings
 from bot.runtime import Runtime, runtime
 from dialogs.feature import Feature
@@ -22,6 +25,23 @@ class Harness:
     emu: BotAPIEmulator
     rt: Runtime
     settings: Settings
+
+
+def report_handled_updates(dp: Dispatcher, emu: BotAPIEmulator) -> None:
+    """Tell the emulator when the dispatcher is done with an update, error handlers included, so a scripted
+    user's ``settled()`` returns the moment the bot's answer is complete instead of after a quiet spell.
+
+    Only observes: the real ``feed_update`` (polling and webhook both go through it) runs unchanged.
+    """
+    feed_update = dp.feed_update
+
+    async def feed_and_report(bot: Bot, update: Update, **kwargs: Any) -> Any:
+        try:
+            return await feed_update(bot, update, **kwargs)
+        finally:
+            emu.mark_handled(update.update_id)
+
+    dp.feed_update = feed_and_report  # type: ignore[method-assign]
 
 
 @contextlib.asynccontextmanager
@@ -47,6 +67,7 @@ async def running_bot(
             **overrides,
         )
         async with runtime(settings, features=features) as rt:
+            report_handled_updates(rt.dp, emu)
             task = asyncio.create_task(
                 rt.dp.start_polling(rt.bot, handle_signals=False, close_bot_session=False, polling_timeout=1)
             )

@@ -17,31 +17,25 @@ def translator(i18n: I18n, code: str) -> Callable[[str], str]:
     return t
 
 
-QUIET = 0.5  # seconds without bot activity that count as "the bot has answered"
+async def _answered(user: ScriptedUser) -> None:
+    """Wait until the bot has handled everything this user sent (the harness reports each handled update),
+    and check that it answered: a handler that fails silently is a bug a person would notice."""
+    await user.settled(timeout=30)
+    assert user.take_new(), f"the bot did not answer user {user.id}"
 
 
-async def _answered(user: ScriptedUser, quiet: float = QUIET) -> None:
-    """Wait for the bot's answer: at least one new message or edit, then quiet.
-
-    Waiting for quiet alone is not enough under load: a handler waiting for the database sends nothing
-    for a while, and the next tap would hit an old window.
-    """
-    await user.wait_messages(1, timeout=30)
-    await user.wait_idle(quiet=quiet, timeout=30)
-
-
-async def step(user: ScriptedUser, button: str, *, quiet: float = QUIET) -> None:
+async def step(user: ScriptedUser, button: str) -> None:
     """Press a button and wait for the bot's answer to it."""
     user.take_new()
     await user.press(button)
-    await _answered(user, quiet)
+    await _answered(user)
 
 
-async def say(user: ScriptedUser, text: str, *, quiet: float = QUIET) -> None:
+async def say(user: ScriptedUser, text: str) -> None:
     """Send a text and wait for the bot's answer to it."""
     user.take_new()
     await user.send(text)
-    await _answered(user, quiet)
+    await _answered(user)
 
 
 async def onboard(
@@ -75,14 +69,9 @@ async def onboard(
 
 async def tap_data(user: ScriptedUser, data: str | None, message_id: int | None = None) -> str:
     """Send a callback (forged or stale) and return the bot's answer to exactly that callback."""
-    import asyncio
-
     query_id = await user.press_data(data, message_id)
-    emu = user.emu
-    for _ in range(200):
-        for answer in emu.callback_answers:
-            if answer.callback_query_id == query_id:
-                await user.wait_idle()
-                return answer.text
-        await asyncio.sleep(0.025)
+    await user.settled(timeout=30)
+    for answer in user.emu.callback_answers:
+        if answer.callback_query_id == query_id:
+            return answer.text
     raise AssertionError(f"no answer to callback {data!r}")

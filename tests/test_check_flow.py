@@ -24,8 +24,6 @@ from storage.uow import unit_of_work
 from tests.harness import Harness, running_bot
 from tests.onboard import onboard, say, step
 
-QUICK = 0.05  # one window edited in place per answer: a short quiet suffices after the first reaction
-
 CONTENT = load_content()
 
 
@@ -66,17 +64,16 @@ def label(q: Question, option_id: str) -> str:
 
 
 async def settle(user: ScriptedUser) -> None:
-    """Wait for the bot's first reaction to what the user just did, then for it to finish reacting."""
-    await user.wait_messages(1)
-    await user.wait_idle(quiet=QUICK)
+    """Wait until the bot has handled what the user just did."""
+    await user.settled(timeout=30)
 
 
 async def tap(user: ScriptedUser, text: str) -> None:
-    await step(user, text, quiet=QUICK)
+    await step(user, text)
 
 
 async def send(user: ScriptedUser, text: str) -> None:
-    await say(user, text, quiet=QUICK)
+    await say(user, text)
 
 
 async def tap_row(user: ScriptedUser, row: int) -> None:
@@ -129,7 +126,7 @@ async def test_check_by_buttons_interrupted_restarted_and_finished(sqlite_url: s
             user.take_new()
             await bad()
             got = await user.wait_messages(2)
-            await user.wait_idle(quiet=0.05)
+            await user.settled()
             texts = [m.text for m in [*got, *user.take_new()]]
             assert "👇 Please answer with the buttons." in texts
             assert "Working with machines" in user.last.text
@@ -250,7 +247,7 @@ async def test_check_in_arabic_by_callback_data_with_a_picture(sqlite_url: str, 
         coordinator.take_new()
         await coordinator.press(coordinator.last.flat_buttons[0])
         got = await coordinator.wait_messages(2)
-        await coordinator.wait_idle(quiet=0.05)
+        await coordinator.settled()
         pdf = next(m for m in got if m.document_bytes)
         text = PdfReader(io.BytesIO(pdf.document_bytes or b"")).pages[0].extract_text()
         assert code in text and "Amira" not in text

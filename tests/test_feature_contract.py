@@ -131,7 +131,7 @@ async def test_a_failing_service_leaves_neither_the_domain_row_nor_its_outbox_ro
 
         await coordinator.press("💥 Fails")
         await coordinator.wait_callback_answer()
-        await coordinator.wait_idle()  # the service runs after the button's answer
+        await coordinator.settled()
         async with h.rt.sessionmaker() as session:
             assert (await session.exec(select(ConsentRecord))).all() == []
             assert (await session.exec(select(OutboxMessage))).all() == []

@@ -156,7 +156,7 @@ async def _send_bad(user: object, kind: str) -> None:
         await user.send_voice()
     else:
         await user.send("x" * 5000)
-    await user.wait_idle()
+    await user.settled()
 
 
 async def test_bad_input_at_every_step_gets_an_answer_and_the_flow_continues(sqlite_url: str) -> None:
@@ -266,7 +266,7 @@ async def test_double_tap_records_one_answer(sqlite_url: str) -> None:
         data = window.data_for(t("✅ Yes, I agree"))
         await user.press_data(data, window.message_id)
         await user.press_data(data, window.message_id)
-        await user.wait_idle()
+        await user.settled()
         assert user.last.has_button(t("✅ Yes"))
         exported = await _mydata(h, 7800)
         stores = [c for c in exported["consents"] if c["purpose"] == "store_answers"]  # type: ignore[attr-defined]

@@ -76,5 +76,5 @@ async def test_a_reply_survives_a_failing_connection(sqlite_url: str) -> None:
         await user.send("/start")
         picker = await user.wait_message(timeout=20)
         assert len(picker.flat_buttons) == len(LANGUAGES)
-        await user.wait_idle(quiet=1.0)
+        await user.settled(timeout=20)
         assert len(user.history) == 1

@@ -36,8 +36,8 @@ async def test_language_command_switches(sqlite_url: str, code: str) -> None:
         picker = await user.wait_message()
         assert "Sprache" in picker.text  # the guess from the Telegram app's language
         await user.press(lang.native_name)
-        await user.wait_idle()
+        await user.settled()
         await user.send("/help")
-        await user.wait_idle()
+        await user.settled()
         assert user.last.text.splitlines()[0] == h.rt.dp["i18n"].gettext("❓ Help", locale=code)
         assert user.last.text.splitlines()[0] != "❓ Help"  # a translation, not the English source
