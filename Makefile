@@ -32,7 +32,8 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -q
+	# Four workers on two cores: most tests wait on the emulator or a rate window, not on the CPU.
+	$(BIN)/python -m pytest -q -n 4
 
 bench: $(STAMP)
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done

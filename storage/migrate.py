@@ -14,7 +14,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 
 from storage.db import create_engine
 
@@ -62,7 +62,18 @@ def _status(connection: Connection) -> SchemaStatus:
     return SchemaStatus(SchemaState.BEHIND if current in known else SchemaState.UNKNOWN, current, head)
 
 
+def _check_sqlite_path(database_url: str) -> None:
+    """Refuse an SQLite file whose folder does not exist before the driver tries: aiosqlite's failed
+    connection thread can outlive the event loop and print a traceback after the one-line error."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        folder = Path(url.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise OSError(f"unable to open database file: there is no folder {folder}")
+
+
 async def schema_status(database_url: str) -> SchemaStatus:
+    _check_sqlite_path(database_url)
     engine = create_engine(database_url)
     try:
         async with engine.connect() as connection:
