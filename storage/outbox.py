@@ -89,8 +89,8 @@ class OutboxMessage(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
-T = OutboxMessage.__table__  # type: ignore[attr-defined]
-c = T.c
+OUTBOX = OutboxMessage.__table__  # type: ignore[attr-defined]
+cols = OUTBOX.c  # the columns, for the Core statements below
 
 
 async def _execute(
@@ -119,19 +119,19 @@ async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: i
     # A CTE, not ``id IN (subquery)``: PostgreSQL may run such a subquery more than once and then claims
     # more than ``limit`` rows; a CTE that locks rows is evaluated once.
     candidates = (
-        select(c.id)
-        .where(c.status == OutboxStatus.PENDING, c.due_at <= now)
-        .where(or_(c.expires_at.is_(None), c.expires_at > now))
-        .order_by(c.priority, c.due_at, c.id)
+        select(cols.id)
+        .where(cols.status == OutboxStatus.PENDING, cols.due_at <= now)
+        .where(or_(cols.expires_at.is_(None), cols.expires_at > now))
+        .order_by(cols.priority, cols.due_at, cols.id)
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's compiler leaves it out
         .cte("due")
     )
     stmt = (
-        update(T)
-        .where(c.id == candidates.c.id, c.status == OutboxStatus.PENDING)
+        update(OUTBOX)
+        .where(cols.id == candidates.c.id, cols.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.SENDING, claimed_at=now, claimed_by=worker_id, updated_at=now)
-        .returning(*T.c)
+        .returning(*OUTBOX.c)
     )
     result = await _execute(session, stmt)
     rows = [OutboxMessage.model_validate(dict(r._mapping)) for r in result]
@@ -143,8 +143,8 @@ async def expire_late(session: Session, *, now: datetime) -> int:
     """Mark pending rows whose ``expires_at`` has passed as ``expired``; return how many."""
     result = await _execute(
         session,
-        update(T)
-        .where(c.status == OutboxStatus.PENDING, c.expires_at.is_not(None), c.expires_at <= now)
+        update(OUTBOX)
+        .where(cols.status == OutboxStatus.PENDING, cols.expires_at.is_not(None), cols.expires_at <= now)
         .values(status=OutboxStatus.EXPIRED, last_error="expired before it could be sent", updated_at=now),
     )
     return _count(result)
@@ -154,7 +154,7 @@ async def renew_leases(session: Session, *, worker_id: str, now: datetime) -> in
     """Keep this worker's claims alive while it still holds them in memory."""
     result = await _execute(
         session,
-        update(T).where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id).values(claimed_at=now),
+        update(OUTBOX).where(cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id).values(claimed_at=now),
     )
     return _count(result)
 
@@ -169,14 +169,14 @@ async def release_expired_leases(
     an attempt each time and fails after ``max_attempts``. The calling worker's own rows are left alone:
     it holds them, and renews their lease.
     """
-    stale = c.status == OutboxStatus.SENDING, c.claimed_at < now - lease, c.claimed_by != worker_id
+    stale = cols.status == OutboxStatus.SENDING, cols.claimed_at < now - lease, cols.claimed_by != worker_id
     failed = await _execute(
         session,
-        update(T)
-        .where(*stale, c.attempts + 1 >= max_attempts)
+        update(OUTBOX)
+        .where(*stale, cols.attempts + 1 >= max_attempts)
         .values(
             status=OutboxStatus.FAILED,
-            attempts=c.attempts + 1,
+            attempts=cols.attempts + 1,
             last_error="lease expired too often (worker crashed while sending)",
             claimed_at=None,
             claimed_by=None,
@@ -185,12 +185,12 @@ async def release_expired_leases(
     )
     released = await _execute(
         session,
-        update(T)
+        update(OUTBOX)
         .where(*stale)
         .values(
             status=OutboxStatus.PENDING,
-            attempts=c.attempts + 1,
-            last_error=func.coalesce(c.claimed_by, "") + ": lease expired",
+            attempts=cols.attempts + 1,
+            last_error=func.coalesce(cols.claimed_by, "") + ": lease expired",
             claimed_at=None,
             claimed_by=None,
             updated_at=now,
@@ -206,8 +206,8 @@ async def release_own(session: Session, *, worker_id: str, now: datetime) -> int
     """
     result = await _execute(
         session,
-        update(T)
-        .where(c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
+        update(OUTBOX)
+        .where(cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id)
         .values(
             status=OutboxStatus.PENDING,
             last_error=f"{worker_id}: restarted while sending",
@@ -242,13 +242,13 @@ async def record_outcomes(
     if not outcomes:
         return
     stmt = (
-        update(T)
-        .where(c.id == bindparam("_id"), c.status == OutboxStatus.SENDING, c.claimed_by == worker_id)
+        update(OUTBOX)
+        .where(cols.id == bindparam("_id"), cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id)
         .values(
             status=bindparam("_status"),
             attempts=bindparam("_attempts"),
             last_error=bindparam("_last_error"),
-            due_at=func.coalesce(bindparam("_due_at", type_=UTCDateTime), c.due_at),
+            due_at=func.coalesce(bindparam("_due_at", type_=UTCDateTime), cols.due_at),
             sent_at=bindparam("_sent_at", type_=UTCDateTime),
             telegram_message_id=bindparam("_message_id", type_=BigInteger),
             claimed_at=None,
@@ -280,8 +280,8 @@ async def fail_pending_for_people(
         return 0
     result = await _execute(
         session,
-        update(T)
-        .where(c.person_id.in_(ids), c.status == OutboxStatus.PENDING)
+        update(OUTBOX)
+        .where(cols.person_id.in_(ids), cols.status == OutboxStatus.PENDING)
         .values(status=OutboxStatus.FAILED, last_error=reason, updated_at=now),
     )
     return _count(result)
@@ -326,11 +326,11 @@ class OutboxSummary:
 
 
 async def summary(session: Session) -> OutboxSummary:
-    rows = await _execute(session, select(c.status, func.count().label("n")).group_by(c.status))
+    rows = await _execute(session, select(cols.status, func.count().label("n")).group_by(cols.status))
     counts = {str(row["status"]): int(row["n"]) for row in rows.mappings()}
     oldest = (
         await _execute(
-            session, select(T).where(c.status == OutboxStatus.PENDING).order_by(c.due_at, c.id).limit(1)
+            session, select(OUTBOX).where(cols.status == OutboxStatus.PENDING).order_by(cols.due_at, cols.id).limit(1)
         )
     ).first()
     return OutboxSummary(counts, OutboxMessage.model_validate(dict(oldest._mapping)) if oldest else None)
@@ -340,8 +340,8 @@ async def requeue_failed(session: Session, *, now: datetime) -> int:
     """Give every failed row a fresh start: pending, due now, attempts reset."""
     result = await _execute(
         session,
-        update(T)
-        .where(c.status == OutboxStatus.FAILED)
+        update(OUTBOX)
+        .where(cols.status == OutboxStatus.FAILED)
         .values(
             status=OutboxStatus.PENDING,
             attempts=0,
