@@ -24,7 +24,7 @@ import random
 import socket
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -46,6 +46,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
+from dialogs.feature import Feature
+from dialogs.registry import FEATURES
 from dialogs.text import isolate
 from storage import outbox as store
 from storage.outbox import OutboxMessage, OutboxStatus, Outcome
@@ -232,8 +234,12 @@ class DeliveryWorker:
         now: Clock = utcnow,
         limiter: RateLimiter | None = None,
         rng: random.Random | None = None,
+        templates: frozenset[str] | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
+        # The msgids the features declare as outbox templates (None: any). A row with another template
+        # would go out untranslated, in English, so it fails with the reason instead.
+        self.templates = templates
         self.bot = bot
         self.i18n = i18n
         self.config = config
@@ -437,6 +443,8 @@ class DeliveryWorker:
         row = job.row
         locale = job.locale if job.locale in self.i18n.available_locales else self.i18n.default_locale
         if row.template is not None:
+            if self.templates is not None and row.template not in self.templates:
+                raise ValueError("its template is not declared by any feature")
             # Plain text (no parse mode), so values need no escaping; isolation marks keep a Latin name or
             # a date from scrambling a right-to-left sentence.
             args = {k: isolate(v) for k, v in (row.args or {}).items()}
@@ -573,15 +581,17 @@ def create_worker(
     sessionmaker: async_sessionmaker[AsyncSession],
     bot: Bot,
     i18n: I18n,
+    features: Sequence[Feature] = FEATURES,
 ) -> DeliveryWorker:
-    """The worker as configured by :class:`bot.config.Settings`."""
+    """The worker as configured by :class:`bot.config.Settings`, for the templates of ``features``."""
     config = DeliveryConfig(
         worker_id=settings.delivery_worker_id or default_worker_id(),
         rate_per_second=settings.delivery_rate_per_second,
         lease=timedelta(seconds=settings.delivery_lease_seconds),
         max_attempts=settings.delivery_max_attempts,
     )
-    return DeliveryWorker(sessionmaker, bot, i18n, config)
+    templates = frozenset(template for feature in features for template in feature.templates)
+    return DeliveryWorker(sessionmaker, bot, i18n, config, templates=templates)
 
 
 async def run_worker(settings: Settings) -> None:

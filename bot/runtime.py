@@ -74,7 +74,7 @@ async def runtime(settings: Settings, *, features: Sequence[Feature] = FEATURES)
     dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n, features=features)
     delivery_bot = create_bot(settings, retry_transient=False) if settings.delivery_enabled else None
     delivery = (
-        create_worker(settings, sessionmaker=sessionmaker, bot=delivery_bot, i18n=i18n)
+        create_worker(settings, sessionmaker=sessionmaker, bot=delivery_bot, i18n=i18n, features=features)
         if delivery_bot is not None
         else None
     )

@@ -3,6 +3,7 @@ app, gets its menu entry for the right role, resumes after a stale button, and i
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -17,8 +18,10 @@ from dialogs import outbox
 from dialogs.feature import Feature, MenuEntry, Resume, ResumeContext, Tap
 from dialogs.privacy.service import Purpose, record_consent
 from dialogs.registry import FEATURES
+from dialogs.text import strip_isolates
 from storage.models import ConsentRecord, Person, Role
 from storage.outbox import OutboxMessage
+from storage.uow import unit_of_work
 from tests.harness import running_bot
 from tests.onboard import say, step, tap_data, translator
 
@@ -77,6 +80,7 @@ exercise = Feature(
         MenuEntry("succeeds", "✅ Succeeds", _succeeds, roles=frozenset({Role.COORDINATOR})),
     ),
     resume=_resume,
+    templates=("🧪 Your exercise starts at {when}.",),
 )
 FEATURES_WITH_EXERCISE = (*FEATURES, exercise)
 
@@ -147,3 +151,30 @@ async def test_a_failing_service_leaves_neither_the_domain_row_nor_its_outbox_ro
             consents = (await session.exec(select(ConsentRecord))).all()
             assert [(c.person_id, c.purpose) for c in consents] == [(person.id, Purpose.CONTACT.value)]
             assert len((await session.exec(select(OutboxMessage))).all()) == 1
+
+
+async def test_outbox_templates_go_out_only_when_a_feature_declares_them(sqlite_url: str) -> None:
+    """A declared template is rendered and sent; any other would reach the person untranslated, so it fails."""
+    async with running_bot(sqlite_url, features=FEATURES_WITH_EXERCISE, coordinator_ids=str(COORDINATOR)) as h:
+        coordinator = h.emu.user(COORDINATOR, "Kim", language_code="de")
+        await _to_menu(coordinator)
+        coordinator.take_new()
+        async with unit_of_work(h.rt.sessionmaker) as session:
+            person = (await session.exec(select(Person).where(Person.telegram_user_id == COORDINATOR))).one()
+            await outbox.schedule(session, person=person, template="🧪 Your exercise starts at {when}.",
+                                  args={"when": "10:00"}, key="exercise:declared")
+            await outbox.schedule(session, person=person, template="Not declared {x}", args={"x": 1},
+                                  key="exercise:undeclared")
+        assert h.rt.delivery is not None
+        h.rt.delivery.wake()
+        sent = await coordinator.wait_message()
+        assert strip_isolates(sent.text) == "🧪 Your exercise starts at 10:00."
+        for _ in range(250):  # the worker writes outcomes every 100 ms
+            if h.rt.delivery.idle:
+                break
+            await asyncio.sleep(0.02)
+        async with h.rt.sessionmaker() as session:
+            rows = {r.idempotency_key: r for r in (await session.exec(select(OutboxMessage))).all()}
+        assert rows["exercise:declared"].status == "sent"
+        assert rows["exercise:undeclared"].status == "failed"
+        assert "not declared by any feature" in (rows["exercise:undeclared"].last_error or "")
