@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
+from bot.errors import build_router as build_error_router
+from bot.guards import DatabaseHealth, IgnoreSenders, NormaliseText, PrivateChatsOnly
 from bot.i18n import PersonLocaleMiddleware
 from bot.middlewares import DbSessionMiddleware, PersonMiddleware
 from bot.navigation import Navigation, build_router, build_stale_dialog_router, fallback_router
@@ -91,12 +93,18 @@ def create_dispatcher(
     for feature in features:
         for key, service in feature.services.items():
             dp[key] = service
-    # Order matters: the session must exist before the person is loaded, the person before the locale.
-    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker))
+    health = DatabaseHealth()
+    # Order matters: bots and channels are dropped before anything is opened; the session exists before the
+    # person is loaded, the person before the locale, the locale before a group gets its one line.
+    dp.update.outer_middleware(IgnoreSenders())
+    dp.update.outer_middleware(DbSessionMiddleware(sessionmaker, health))
     dp.update.outer_middleware(PersonMiddleware(settings.coordinator_ids))
     dp.update.outer_middleware(PersonLocaleMiddleware(i18n))
+    dp.update.outer_middleware(PrivateChatsOnly())
+    dp.message.outer_middleware(NormaliseText())
     include = _includer(dp)
     include(build_stale_dialog_router(navigation))
+    include(build_error_router(health))  # after the stale-dialog recovery: whatever it does not take
     include(build_router(navigation))  # first: /start, /help, /menu, /cancel and the menu work inside any dialog
     for feature in features:  # plain commands and callbacks before any dialog's text input
         for router in feature.routers:

@@ -53,6 +53,10 @@ class PersonLocaleMiddleware(I18nMiddleware):
     """The stored language of the person; before they chose one, their Telegram app's language if we have it."""
 
     async def get_locale(self, event: TelegramObject, data: dict[str, Any]) -> str:
+        data["locale"] = locale = self._resolve(data)  # kept for the error handler: the person may be gone then
+        return locale
+
+    def _resolve(self, data: dict[str, Any]) -> str:
         person: Person | None = data.get("person")
         if person is not None and person.language in self.i18n.available_locales:
             return person.language

@@ -18,9 +18,11 @@ from bot.delivery import DeliveryWorker, create_worker
 from bot.i18n import create_i18n
 from bot.scheduler import AsyncIOScheduler, add_cron_job, create_scheduler
 from dialogs.feature import Feature
+from dialogs.people import reconcile_coordinators
 from dialogs.registry import FEATURES
 from storage.db import create_engine, create_sessionmaker
 from storage.migrate import SchemaState, schema_status, upgrade
+from storage.uow import unit_of_work
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,16 @@ async def ensure_schema(database_url: str) -> None:
         )
 
 
+async def reconcile_roles(sessionmaker: async_sessionmaker[AsyncSession], coordinator_ids: frozenset[int]) -> None:
+    """COORDINATOR_IDS is the truth: a person taken off the list loses the role at this start, logged."""
+    async with unit_of_work(sessionmaker) as session:
+        added, removed = await reconcile_coordinators(session, coordinator_ids)
+    for person_id in added:
+        log.info("coordinator role given to person #%d (listed in COORDINATOR_IDS)", person_id)
+    for person_id in removed:
+        log.warning("coordinator role taken from person #%d (no longer in COORDINATOR_IDS)", person_id)
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -69,6 +81,7 @@ async def runtime(settings: Settings, *, features: Sequence[Feature] = FEATURES)
     await ensure_schema(settings.database_url)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
+    await reconcile_roles(sessionmaker, settings.coordinator_ids)
     i18n = create_i18n(settings.locales_dir, settings.default_language)
     bot = create_bot(settings)
     dp = create_dispatcher(settings, sessionmaker=sessionmaker, i18n=i18n, features=features)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.languages import is_supported
@@ -55,3 +55,28 @@ async def set_language(session: AsyncSession, person: Person, code: str) -> None
     person.updated_at = utcnow()
     session.add(person)
     await session.flush()
+
+
+async def reconcile_coordinators(session: AsyncSession, coordinator_ids: frozenset[int]) -> tuple[list[int], list[int]]:
+    """Make the coordinator role match the configuration: given to the listed people who are known, taken
+    from everyone else. Returns the person ids (not Telegram ids) that gained and lost it.
+
+    The configuration is the one source of the role today; people listed but not yet known get it on their
+    first contact (:func:`touch_person`).
+    """
+    added: list[int] = []
+    removed: list[int] = []
+    for person in (await session.exec(select(Person).order_by(col(Person.id)))).all():
+        listed = person.telegram_user_id in coordinator_ids
+        if listed and not person.has_role(Role.COORDINATOR):
+            person.add_role(Role.COORDINATOR)
+            added.append(person.id or 0)
+        elif not listed and person.has_role(Role.COORDINATOR):
+            person.roles = [role for role in person.roles if role != Role.COORDINATOR.value]
+            removed.append(person.id or 0)
+        else:
+            continue
+        person.updated_at = utcnow()
+        session.add(person)
+    await session.flush()
+    return added, removed

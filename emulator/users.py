@@ -103,11 +103,31 @@ class ScriptedUser:
 
     async def send(self, text: str) -> int:
         """Send a text message (a leading ``/command`` gets its bot_command entity); returns its id."""
-        content: JSON = {"text": text}
-        if text.startswith("/") and len(text) > 1:
-            command = text.split(maxsplit=1)[0]
-            content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
-        return await self._post(content)
+        return await self._post(_text_content(text))
+
+    async def send_in_group(self, chat_id: int, text: str) -> int:
+        """Send a text into the group ``chat_id`` (registered with ``emu.group``) as this user."""
+        chat = self._state.chats[chat_id]
+        message: JSON = {
+            "message_id": chat.new_message_id(),
+            "from": self.user,
+            "chat": chat.chat,
+            "date": int(time.time()),
+            **_text_content(text),
+        }
+        chat.user_messages[message["message_id"]] = message
+        self._enqueue({"message": message})
+        await asyncio.sleep(0)
+        return int(message["message_id"])
+
+    async def press_in_group(self, chat_id: int, callback_data: str, message_id: int | None = None) -> str:
+        """Press a button with ``callback_data`` on a bot message in the group (the newest one if no id)."""
+        chat = self._state.chats[chat_id]
+        stored = chat.messages.get(message_id) if message_id is not None else next(
+            (m for m in reversed(chat.messages.values()) if not m.deleted), None
+        )
+        message = stored.to_json() if stored is not None else {"chat": chat.chat, "message_id": message_id or 1, "date": 0}
+        return await self._callback(callback_data, message, chat)
 
     def _file_json(
         self, data: bytes, kind: str, file_name: str | None = None, mime: str | None = None
@@ -244,10 +264,10 @@ class ScriptedUser:
                 message = {"chat": chat.chat, "message_id": message_id, "date": 0}
         return await self._callback(callback_data, message)
 
-    async def _callback(self, data: str | None, message: JSON | None) -> str:
+    async def _callback(self, data: str | None, message: JSON | None, chat: ChatState | None = None) -> str:
         state = self._state
         query_id = str(4_000_000_000_000_000_000 + state.next_id())
-        chat = self._chat
+        chat = chat or self._chat
         query: JSON = {
             "id": query_id,
             "from": self.user,
@@ -408,3 +428,12 @@ class ScriptedUser:
         )
         inline = "; ".join(parts) if parts else "none"
         return f"inline buttons (newest first): {inline}; reply keyboard: {reply or 'none'}"
+
+
+def _text_content(text: str) -> JSON:
+    """A text message's content; a leading ``/command`` gets its bot_command entity, as Telegram's clients do."""
+    content: JSON = {"text": text}
+    if text.startswith("/") and len(text) > 1:
+        command = text.split(maxsplit=1)[0]
+        content["entities"] = [{"type": "bot_command", "offset": 0, "length": utf16_len(command)}]
+    return content
