@@ -7,6 +7,9 @@ choice before "Done"), so losing it (a restart, /cancel, days away) loses nothin
 
 Windows: question → (all answered) free text → summary ⇄ section (edit one answer) → result (profile,
 PDF, change answers, start again). Diagram: docs/check.md, "Bot flow".
+
+Every window is a ``dialogs.widgets.Screen``: its buttons name what it showed (the question window: the run
+and the question), so a double tap or an older message's button never answers a question not on screen.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import BufferedInputFile, CallbackQuery, FSInputFile, Message
 from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
-from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode, Window
+from aiogram_dialog import Dialog, DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.entities import MediaAttachment
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Row, ScrollingGroup, Select, SwitchTo
@@ -50,7 +53,7 @@ from dialogs.errors import InvalidAnswer
 from dialogs.feature import Resume, ResumeContext, navigator_of
 from dialogs.onboarding.service import get_profile
 from dialogs.text import N_, isolate
-from dialogs.widgets import T, tr
+from dialogs.widgets import STALE, Screen, T, rendered, tr
 from storage.check import Assessment
 from storage.models import Person, Role
 
@@ -126,6 +129,28 @@ def _shown_question(manager: DialogManager, content: CheckContent, run: Assessme
     return content.next_question(run.answers)
 
 
+def _shows(run: Assessment, question: Question | None) -> str:
+    """What the question window shows, named in its buttons (``dialogs.widgets.Screen``): run and question."""
+    return f"{run.id}:{question.id if question is not None else ''}"
+
+
+async def _pressed_question(
+    query: CallbackQuery, manager: DialogManager
+) -> tuple[AsyncSession, CheckContent, Assessment, Question] | None:
+    """The question a press on the question window answers, if it is still the one to answer.
+
+    The press was made on the newest render (the window refuses others); this also holds it against the
+    stored answers, which another update may have moved on since that render. Else "no longer valid",
+    nothing stored, and the window is drawn again as the database has it.
+    """
+    session, _person, content, run = await _run(manager)
+    question = _shown_question(manager, content, run)
+    if question is None or rendered(manager) != _shows(run, question):
+        await query.answer(_(STALE))
+        return None
+    return session, content, run, question
+
+
 async def send_prompt_audio(
     bot: Bot, chat_id: int, language: str | None, content: CheckContent, question: Question | None
 ) -> bool:
@@ -182,7 +207,8 @@ async def get_question(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
     question = _shown_question(dialog_manager, content, run)
     if question is None:
         return {"text": _("✅ You answered all questions."), "options": [], "single": False, "multi": False,
-                "can_back": False, "done": True, "media": None}  # fmt: skip
+                "can_back": False, "done": True, "media": None, "shows": _shows(run, None)}  # fmt: skip
+    shows = _shows(run, question)
     answered, total = content.progress(run.answers)
     path = [q.id for q in content.questions_for(run.answers)]
     number = path.index(question.id) + 1 if question.id in path else answered + 1
@@ -215,6 +241,7 @@ async def get_question(dialog_manager: DialogManager, **_kwargs: Any) -> dict[st
         "can_back": previous_question(content, run.answers, question.id) is not None,
         "done": False,
         "media": media,
+        "shows": shows,
     }
 
 
@@ -286,12 +313,11 @@ async def _after_answer(manager: DialogManager) -> None:
         await manager.switch_to(CheckSG.summary)
 
 
-async def _save(query: CallbackQuery, manager: DialogManager, value: Any) -> None:
-    session, _person, content, run = await _run(manager)
-    question = _shown_question(manager, content, run)
-    if question is None:
-        await query.answer()
-        return
+async def _save(
+    query: CallbackQuery, manager: DialogManager, pressed: tuple[AsyncSession, CheckContent, Assessment, Question],
+    value: Any,
+) -> None:
+    session, content, run, question = pressed
     try:
         await answer_question(session, run, content, question.id, value)
     except InvalidAnswer as error:
@@ -301,9 +327,11 @@ async def _save(query: CallbackQuery, manager: DialogManager, value: Any) -> Non
 
 
 async def on_option(query: CallbackQuery, _widget: Any, manager: DialogManager, item_id: str) -> None:
-    _session, _person, content, run = await _run(manager)
-    question = _shown_question(manager, content, run)
-    if question is not None and question.kind == "multi":
+    pressed = await _pressed_question(query, manager)
+    if pressed is None:
+        return
+    question = pressed[3]
+    if question.kind == "multi":
         picked: list[str] = list(manager.dialog_data.get(PICKED) or [])
         if item_id in picked:
             picked.remove(item_id)
@@ -313,25 +341,32 @@ async def on_option(query: CallbackQuery, _widget: Any, manager: DialogManager, 
             picked = [p for p in picked if p not in question.exclusive] + [item_id]
         manager.dialog_data[PICKED] = picked
         return
-    await _save(query, manager, item_id)
+    await _save(query, manager, pressed, item_id)
 
 
 async def on_multi_done(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    pressed = await _pressed_question(query, manager)
+    if pressed is None:
+        return
     picked = list(manager.dialog_data.get(PICKED) or [])
     if not picked:
         await query.answer(_("Please choose at least one, or press “Skip”."), show_alert=True)
         return
-    await _save(query, manager, picked)
+    await _save(query, manager, pressed, picked)
 
 
 async def on_skip(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    await _save(query, manager, SKIP)
+    pressed = await _pressed_question(query, manager)
+    if pressed is not None:
+        await _save(query, manager, pressed, SKIP)
 
 
 async def on_back(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
-    _session, _person, content, run = await _run(manager)
-    shown = _shown_question(manager, content, run)
-    previous = previous_question(content, run.answers, shown.id if shown else None)
+    pressed = await _pressed_question(query, manager)
+    if pressed is None:
+        return
+    _session, content, run, shown = pressed
+    previous = previous_question(content, run.answers, shown.id)
     if previous is None:
         await query.answer()
         return
@@ -468,7 +503,7 @@ async def send_participant_pdf(
 ANY_MESSAGE = MessageInput(use_buttons)
 
 dialog = Dialog(
-    Window(
+    Screen(
         DynamicMedia("media", when="media"),
         Format("{text}"),
         Column(
@@ -485,8 +520,9 @@ dialog = Dialog(
         ANY_MESSAGE,
         state=CheckSG.question,
         getter=get_question,
+        shows=lambda data: data["shows"],
     ),
-    Window(
+    Screen(
         T(N_("✍️ Is there anything else you can do? For example a trade, a machine or a hobby.\n\n"
              "Type it in your language, or press “Skip”.")),
         T(N_("Your text now: {current}"), when="current"),
@@ -497,7 +533,7 @@ dialog = Dialog(
         state=CheckSG.free_text,
         getter=get_free_text,
     ),
-    Window(
+    Screen(
         T(N_("✅ You answered all questions.\n\nYou can check and change your answers. "
              "Then press “Show my result”."), when="complete"),
         T(N_("Some questions are not answered yet."), when="incomplete"),
@@ -514,7 +550,7 @@ dialog = Dialog(
         state=CheckSG.summary,
         getter=get_summary,
     ),
-    Window(
+    Screen(
         Multi(Format("📝 {title}"), T(N_("Press an answer to change it.")), sep="\n\n"),
         ScrollingGroup(
             Select(Format("{item[1]}"), id="edit", item_id_getter=lambda item: item[0], items="items",
@@ -525,8 +561,9 @@ dialog = Dialog(
         ANY_MESSAGE,
         state=CheckSG.section,
         getter=get_section,
+        shows=lambda data: data["dialog_data"].get(SECTION),
     ),
-    Window(
+    Screen(
         Format("{text}"),
         Button(T(N_("📄 My result as PDF")), id="pdf", on_click=on_pdf),
         Button(T(N_("✏️ Change my answers")), id="revise", on_click=on_revise),
@@ -536,7 +573,7 @@ dialog = Dialog(
         state=CheckSG.result,
         getter=get_result,
     ),
-    Window(
+    Screen(
         T(N_("🔄 Start the check again? Your answers so far will be deleted. Your last result stays.")),
         Row(
             Button(T(N_("✅ Yes")), id="restart_yes", on_click=on_restart),

@@ -3,6 +3,9 @@
 Every answer is stored the moment it is given; the step to show is derived from the database
 (``service.next_step``), so the dialog can be lost (restart, /cancel, days away) without
 losing anything. Diagram: docs/onboarding.mmd.
+
+Every window is a ``dialogs.widgets.Screen``: a double tap on a step's button, or a button of an earlier
+step, is refused ("no longer valid") instead of answering the step now shown.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from aiogram.enums import ContentType
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, Message
 from aiogram.utils.i18n import gettext as _
-from aiogram_dialog import Dialog, DialogManager, Window
+from aiogram_dialog import Dialog, DialogManager
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Row, Select, SwitchTo
 from aiogram_dialog.widgets.text import Format, Multi
@@ -42,7 +45,7 @@ from dialogs.privacy.service import (
     record_consent,
 )
 from dialogs.text import N_
-from dialogs.widgets import T, tr
+from dialogs.widgets import Screen, T, tr
 from storage.models import Person, Role
 
 
@@ -261,7 +264,7 @@ def _yes_no(purpose: Purpose) -> Row:
 
 
 dialog = Dialog(
-    Window(
+    Screen(
         T(N_("👋 Welcome to pro:connect!\n\n"
                "pro:connect is a programme of the skilled-workers alliance in Ammerland, Oldenburg and "
                "Delmenhorst. We bring people who came to Germany together with companies in the region: "
@@ -272,7 +275,7 @@ dialog = Dialog(
         state=Onboarding.welcome,
         getter=get_progress,
     ),
-    Window(
+    Screen(
         _step_text(
             N_("🔒 Your data\n\n"
                "To help you, we store what you tell us: your first name, where you live, your German "
@@ -289,14 +292,14 @@ dialog = Dialog(
         state=Onboarding.consent_store,
         getter=get_progress,
     ),
-    Window(
+    Screen(
         T(NOTICE),
         SwitchTo(T(BACK), id="notice_back", state=Onboarding.consent_store),
         ANY_MESSAGE,
         state=Onboarding.notice,
         getter=get_notice,
     ),
-    Window(
+    Screen(
         _step_text(
             N_("🏭 May we show your profile to the pilot companies?\n\n"
                "Then they can invite you. They see your first name, your region, your German and what "
@@ -307,7 +310,7 @@ dialog = Dialog(
         state=Onboarding.consent_share,
         getter=get_progress,
     ),
-    Window(
+    Screen(
         _step_text(
             N_("📅 May we send you messages about events?\n\n"
                "For example job fairs and meetings with companies. You can change this later with /privacy."),
@@ -318,7 +321,7 @@ dialog = Dialog(
         state=Onboarding.consent_contact,
         getter=get_progress,
     ),
-    Window(
+    Screen(
         _step_text(N_("✍️ What is your first name?\n\nPlease type it.")),
         Button(T(BACK), id="name_back", on_click=on_back_from_name),
         MessageInput(on_name, content_types=[ContentType.TEXT]),
@@ -326,7 +329,7 @@ dialog = Dialog(
         state=Onboarding.name,
         getter=get_progress,
     ),
-    Window(
+    Screen(
         _step_text(N_("📍 Where do you live?")),
         _choice("region", "regions", on_region),
         SwitchTo(T(BACK), id="region_back", state=Onboarding.name),
@@ -334,7 +337,7 @@ dialog = Dialog(
         state=Onboarding.region,
         getter=get_regions,
     ),
-    Window(
+    Screen(
         _step_text(N_("🗣️ How well do you speak German?"), Format("{descriptions}")),
         _choice("german", "levels", on_level),
         SwitchTo(T(BACK), id="german_back", state=Onboarding.region),
@@ -342,7 +345,7 @@ dialog = Dialog(
         state=Onboarding.german,
         getter=get_levels,
     ),
-    Window(
+    Screen(
         _step_text(
             N_("📞 Do you want to give us your phone number? Then the team can call you.\n\n"
                "Type your number, or press “Skip”."),

@@ -15,7 +15,9 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import DialogManager
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dialogs.check.service import in_progress, latest_completed
 from dialogs.feature import AppSettings
+from dialogs.languages import BY_CODE
 from dialogs.onboarding.service import GERMAN_LABELS, REGION_LABELS, get_profile
 from dialogs.privacy.service import (
     NOTICE,
@@ -28,7 +30,7 @@ from dialogs.privacy.service import (
     export_person,
     record_consent,
 )
-from dialogs.text import N_, format_when, isolate
+from dialogs.text import N_, format_day, format_when, isolate
 from dialogs.widgets import tr
 from storage.models import GermanLevel, Person, Region
 
@@ -153,8 +155,19 @@ def _level(value: str | None) -> str:
     return _(GERMAN_LABELS[GermanLevel(value)]) if value and value in GermanLevel.__members__.values() else "—"
 
 
+#: One line about the check in the summary of /mydata; its answers and scores are in the file.
+CHECK_FINISHED = N_("🧭 Competence check: finished on {date}")
+CHECK_STARTED = N_("🧭 Competence check: started on {date}, not finished")
+FILE_HAS_ALL = N_("📎 The file below has all of it in detail, for your records.")
+
+
+def _language(code: str | None) -> str:
+    return BY_CODE[code].native_name if code in BY_CODE else "—"
+
+
 async def send_my_data(message: Message, person: Person, session: AsyncSession, settings: AppSettings) -> None:
-    """Everything stored, as a message to read and as a JSON file to keep."""
+    """Everything stored: a short summary to read, in the person's language, and a JSON file to keep
+    with every row about them (``export_person``)."""
     data = await export_person(session, person)
     profile = await get_profile(session, person)
     locale = person.language or settings.default_language
@@ -164,7 +177,7 @@ async def send_my_data(message: Message, person: Person, session: AsyncSession, 
         _("📄 Your data"),
         "",
         _("Name: {value}").format(value=isolate(person.first_name or "—")),
-        _("Language: {value}").format(value=isolate(person.language or "—")),
+        _("Language: {value}").format(value=isolate(_language(person.language))),
         _("Region: {value}").format(value=_region(profile.region if profile else None)),
         _("German: {value}").format(value=_level(profile.german_level if profile else None)),
         _("Phone: {value}").format(value=isolate((profile.phone if profile else None) or "—")),
@@ -172,9 +185,15 @@ async def send_my_data(message: Message, person: Person, session: AsyncSession, 
     if profile and profile.registered_at:
         when = format_when(profile.registered_at, locale, settings.timezone)
         lines.append(_("Registered: {value}").format(value=isolate(when)))
+    finished = await latest_completed(session, person.id)
+    if finished is not None and finished.completed_at is not None:
+        day = format_day(finished.completed_at, locale, settings.timezone)
+        lines.append(tr(CHECK_FINISHED, date=day))
+    elif (started := await in_progress(session, person.id)) is not None and started.answers:
+        lines.append(tr(CHECK_STARTED, date=format_day(started.started_at, locale, settings.timezone)))
     lines += ["", _("Your choices:")]
     lines += [f"{_mark(consents.get(p))} {_(label)}" for p, label in PURPOSE_LABELS.items()]
-    lines += ["", _("The file below has the same data for your records.")]
+    lines += ["", _(FILE_HAS_ALL)]
     await message.answer("\n".join(lines))
     payload = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
     await message.answer_document(BufferedInputFile(payload, filename="pro-connect-my-data.json"))

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import date, datetime, time, timedelta
+from enum import Enum, StrEnum
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import Column, Table, UniqueConstraint, func
+from sqlalchemy import select as select_rows
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.text import N_
-from storage.erasure import erase_person_rows
-from storage.models import ConsentRecord, ErasureEvent, ParticipantProfile, Person, Role
+from storage.erasure import erase_person_rows, tables_referencing_person
+from storage.models import ConsentRecord, ErasureEvent, Person, Role
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -106,49 +108,72 @@ async def erase_person(session: AsyncSession, person: Person, reason: ErasureRea
     session.expunge_all()  # the erased objects must not be written back by anyone holding them
 
 
+def _plain(value: Any) -> Any:
+    """A column value as JSON: moments and days in ISO 8601, JSON columns as they are, the rest as text."""
+    if value is None or isinstance(value, bool | int | float | str | list | dict):
+        return value
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return _plain(value.value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    return str(value)  # Decimal, UUID, …
+
+
+def _exported_columns(table: Table) -> list[Column[Any]]:
+    """Every column but the internal row numbers: primary keys and references to the person."""
+    return [
+        c for c in table.columns
+        if not c.primary_key and not any(fk.column.table.name == Person.__tablename__ for fk in c.foreign_keys)
+    ]
+
+
+def _one_per_person(table: Table, column: str) -> bool:
+    """The schema says a person has at most one row here (a unique reference): exported as one object."""
+    ref = table.c[column]
+    return bool(ref.unique) or any(
+        isinstance(constraint, UniqueConstraint) and [c.name for c in constraint.columns] == [column]
+        for constraint in table.constraints
+    ) or any(bool(index.unique) and [c.name for c in index.columns] == [column] for index in table.indexes)
+
+
+def export_section(table_name: str) -> str:
+    """The key of a table's rows in the export: its name; the consents keep the one earlier files had."""
+    return EXPORT_SECTIONS.get(table_name, table_name)
+
+
+#: Section names that differ from the table name (kept so files people already have read the same).
+EXPORT_SECTIONS: dict[str, str] = {"consent_record": "consents"}
+
+
 async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]:
-    """Everything stored about the person, as plain JSON-ready data (``/mydata``)."""
+    """Everything stored about the person, as plain JSON-ready data (``/mydata``).
+
+    The tables come from the schema, as for erasure (``storage.erasure.tables_referencing_person``): the
+    person's row, then every row of every table with a foreign key to ``person.id``, all columns but the
+    internal row numbers. A table added later is exported without anyone remembering to add it here.
+    """
     assert person.id is not None
-    profile = (
-        await session.exec(select(ParticipantProfile).where(ParticipantProfile.person_id == person.id))
-    ).first()
-    consents = (
-        await session.exec(
-            select(ConsentRecord).where(ConsentRecord.person_id == person.id).order_by(col(ConsentRecord.id))
-        )
-    ).all()
+    await session.flush()  # rows added in this unit of work are read below with plain SQL
+    conn = await session.connection()
 
-    def ts(value: datetime | None) -> str | None:
-        return value.isoformat() if value else None
+    async def rows(table: Table, where: Any) -> list[dict[str, Any]]:
+        keys = [c for c in table.primary_key.columns] or list(table.columns)
+        columns = _exported_columns(table)
+        result = await conn.execute(select_rows(*columns).where(where).order_by(*keys))
+        return [{c.name: _plain(row[c.name]) for c in columns} for row in result.mappings().all()]
 
-    return {
-        "person": {
-            "telegram_user_id": person.telegram_user_id,
-            "first_name": person.first_name,
-            "language": person.language,
-            "roles": list(person.roles),
-            "created_at": ts(person.created_at),
-            "last_seen_at": ts(person.last_seen_at),
-        },
-        "participant_profile": None
-        if profile is None
-        else {
-            "region": profile.region,
-            "german_level": profile.german_level,
-            "phone": profile.phone,
-            "registered_at": ts(profile.registered_at),
-        },
-        "consents": [
-            {
-                "purpose": c.purpose,
-                "accepted": c.accepted,
-                "version": c.version,
-                "decided_at": ts(c.decided_at),
-                "withdrawn_at": ts(c.withdrawn_at),
-            }
-            for c in consents
-        ],
-    }
+    person_table: Table = Person.__table__  # type: ignore[attr-defined]
+    exported: dict[str, Any] = {"person": (await rows(person_table, person_table.c.id == person.id))[0]}
+    for table, column, _kept_for_statistics in reversed(tables_referencing_person()):
+        found = await rows(table, table.c[column] == person.id)
+        name = export_section(table.name)
+        if _one_per_person(table, column):
+            exported[name] = found[0] if found else None
+        else:
+            exported[name] = exported.get(name, []) + found
+    return exported
 
 
 @dataclass(frozen=True)
