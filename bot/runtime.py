@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from aiogram import Bot, Dispatcher
+from aiogram.exceptions import (
+    AiogramError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramUnauthorizedError,
+)
+from aiogram.types import User
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -116,9 +124,73 @@ async def runtime(settings: Settings, *, features: Sequence[Feature] = FEATURES)
         await engine.dispose()
 
 
+async def check_bot_api(settings: Settings, *, request_timeout: int = 10) -> User:
+    """Ask the Bot API who we are, once, before anything else talks to it.
+
+    A wrong token or an unreachable API is an operator's mistake that no retry will fix: it stops start-up
+    with one line naming the setting (``ConfigError``) instead of a traceback from the first real call.
+    """
+    url = settings.telegram_api_url
+    bot = create_bot(settings, retry_transient=False)
+    try:
+        return await bot.get_me(request_timeout=request_timeout)
+    except TelegramUnauthorizedError:
+        raise ConfigError(f"BOT_TOKEN was refused by the Bot API at {url} (401 Unauthorized)") from None
+    except TelegramNotFound:
+        raise ConfigError(
+            f"BOT_TOKEN or TELEGRAM_API_URL is wrong: {url} answered 404 Not Found to getMe"
+        ) from None
+    except TelegramNetworkError as exc:
+        reason = _without(exc.message, settings.bot_token.get_secret_value())
+        raise ConfigError(f"TELEGRAM_API_URL: cannot reach the Bot API at {url} ({reason})") from None
+    except AiogramError as exc:  # a 5xx, or an answer that is not the Bot API's JSON
+        reason = _without(str(exc).splitlines()[0], settings.bot_token.get_secret_value())
+        raise ConfigError(f"TELEGRAM_API_URL: {url} did not answer getMe as a Bot API does ({reason})") from None
+    finally:
+        await bot.session.close()
+
+
+def _without(text: str, secret: str) -> str:
+    return text.replace(secret, "<BOT_TOKEN>")
+
+
+async def preflight(settings: Settings) -> User:
+    """The checks every long-running command makes first: the database (``ensure_schema``), then the Bot API.
+
+    The database comes first so that its error is the one reported when both are wrong.
+    """
+    await ensure_schema(settings.database_url)
+    return await check_bot_api(settings)
+
+
+async def stop_scheduler(scheduler: AsyncIOScheduler | None, timeout: float = 2.0) -> None:  # noqa: ASYNC109
+    """Start no more jobs, let those running finish (up to ``timeout``), then shut the scheduler down.
+
+    APScheduler's own ``shutdown`` cancels a running coroutine job and logs that as the job's failure,
+    with a traceback: at almost every stop the worker's tick was in the middle of a claim.
+    """
+    if scheduler is None or not scheduler.running:
+        return
+    scheduler.pause()
+    running = [
+        future
+        for executor in scheduler._executors.values()  # no public view of the jobs running now
+        for future in getattr(executor, "_pending_futures", ())
+        if not future.done()
+    ]
+    if running:
+        _done, pending = await asyncio.wait(running, timeout=timeout)
+        if pending:
+            log.warning("%d scheduled jobs still running after %.0f s: cancelled", len(pending), timeout)
+    scheduler.shutdown(wait=False)
+    await asyncio.sleep(0)  # AsyncIOScheduler shuts down in a callback; after it, ``running`` is False
+
+
 async def run_polling(settings: Settings) -> None:
+    me = await preflight(settings)
     async with runtime(settings) as rt:
-        me = await rt.bot.get_me()
         log.info("polling as @%s against %s", me.username, settings.telegram_api_url)
         # SIGTERM and SIGINT stop polling gracefully: the update in hand finishes, nothing is lost.
         await rt.dp.start_polling(rt.bot, handle_signals=True, close_bot_session=False)
+        await stop_scheduler(rt.scheduler)
+    log.info("polling stopped")
