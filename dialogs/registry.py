@@ -11,8 +11,9 @@ from __future__ import annotations
 from dialogs.check.feature import feature as check
 from dialogs.feature import Feature
 from dialogs.language.feature import feature as language
+from dialogs.offers.feature import feature as offers
 from dialogs.onboarding.feature import feature as onboarding
 from dialogs.overview.feature import feature as overview
 from dialogs.privacy.feature import feature as privacy
 
-FEATURES: tuple[Feature, ...] = (language, onboarding, privacy, check, overview)
+FEATURES: tuple[Feature, ...] = (language, onboarding, privacy, check, offers, overview)
