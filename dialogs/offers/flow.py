@@ -40,7 +40,7 @@ from aiogram_dialog.widgets.text import Format, Text
 from babel.dates import format_date, format_skeleton
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from dialogs.check import load_content
+from dialogs.check.content import load_content
 from dialogs.errors import InvalidAnswer
 from dialogs.feature import navigator_of
 from dialogs.offers import service
