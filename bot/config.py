@@ -63,6 +63,8 @@ class Settings(DatabaseSettings):
     delivery_worker_id: str | None = Field(default=None, max_length=128)
     delivery_lease_seconds: float = Field(default=60.0, ge=1)
     delivery_max_attempts: int = Field(default=5, ge=1)
+    # Network errors and 5xx are retried until a message's expires_at or, without one, this long after it was due.
+    delivery_retry_horizon_hours: float = Field(default=24.0, gt=0)
     retention_months: int = Field(default=12, ge=1, le=120)  # erase people silent this long
 
     @field_validator("bot_token")

@@ -41,7 +41,7 @@ def create_scheduler(
     )
     if worker is not None:
         scheduler.add_job(
-            worker.tick,
+            worker.timer,  # returns at once: the round runs in the worker, which backs off on its own
             "interval",
             seconds=TICK_SECONDS,
             id="delivery-tick",

@@ -1,11 +1,13 @@
 """The outbox: every message the bot sends on its own initiative is a row here first.
 
 The queries a delivery worker needs live here too, written so that several workers on several machines
-can share one table: a claim moves due rows from ``pending`` to ``sending`` in one statement (on
-PostgreSQL the candidate rows are picked ``FOR UPDATE SKIP LOCKED``, so concurrent workers take
-disjoint batches; SQLite serialises writers, and the ``status = 'pending'`` condition of the same
-statement makes a second claim of a row impossible). A claim is a lease: rows whose worker stopped
-renewing it go back to ``pending``.
+can share one table. A claim moves due rows from ``pending`` to ``sending`` in one statement, and it
+hands out chats, not just rows: a recipient whose rows another worker is sending, or sent to within
+the last second (a minute for a group), is left to that worker, so a chat's messages keep their order
+and its rate limit, which only one worker can keep. Claims are serialised (on PostgreSQL by a
+transaction-level advisory lock, SQLite serialises writers anyway), because the rule "nobody else holds
+this chat" is only true if no other claim runs at the same moment. A claim is a lease: rows whose
+worker stopped renewing it go back to ``pending``.
 
 None of these helpers commits; the caller owns the transaction.
 """
@@ -26,10 +28,16 @@ from sqlalchemy import (
     Executable,
     Index,
     Text,
+    and_,
     bindparam,
+    case,
+    exists,
     func,
+    literal,
     or_,
     select,
+    text,
+    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession as Session
@@ -64,6 +72,7 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_message_status_due_at", "status", "due_at"),
         Index("ix_outbox_message_person_id_status", "person_id", "status"),
+        Index("ix_outbox_message_chat_id_status", "chat_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -79,7 +88,13 @@ class OutboxMessage(SQLModel, table=True):
     due_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
     expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     status: str = Field(default=OutboxStatus.PENDING, max_length=16)
-    attempts: int = Field(default=0)
+    attempts: int = Field(default=0)  # sends tried (and leases lost), for the backoff and the operator
+    # Times a worker died holding this row (its lease ran out): the poison-message count, kept apart from
+    # ``attempts`` so that a long Telegram outage does not make a row fail at the first crash after it.
+    lease_losses: int = Field(default=0)
+    # After a network error or 5xx: not before this moment. ``due_at`` keeps the scheduled time, which
+    # orders the row among its chat's messages and starts its retry horizon.
+    retry_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     last_error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     claimed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, nullable=True))
     claimed_by: str | None = Field(default=None, max_length=128)
@@ -110,21 +125,112 @@ def _count(result: CursorResult[Any]) -> int:
 # ----------------------------------------------------------------------------------------- worker side
 
 
-async def claim_due(session: Session, *, worker_id: str, now: datetime, limit: int) -> list[OutboxMessage]:
+#: How long after another worker's last send a chat may be handed to this one: Telegram's one message a
+#: second in a private chat (twenty a minute in a group), our 2 % margin, and half a second for the clocks
+#: of two machines, which need not agree to the millisecond.
+HANDOVER_SLACK = timedelta(seconds=0.5)
+PRIVATE_HANDOVER = timedelta(seconds=1.02) + HANDOVER_SLACK
+GROUP_HANDOVER = timedelta(seconds=61.2) + HANDOVER_SLACK
+#: Rows of one chat a worker holds at a time: the one going out and the next. More would only wait (a
+#: private chat takes one a second) and take room from other chats.
+PER_CHAT = 2
+#: ``pg_advisory_xact_lock`` key that serialises claims on PostgreSQL ("outbox" in ASCII)
+CLAIM_LOCK = 0x6F7574626F78
+
+
+def _chat_rules(
+    worker_id: str, now: datetime, private_handover: timedelta, group_handover: timedelta, per_chat: int
+) -> list[Any]:
+    """Conditions on a candidate row that keep each chat with one worker, in order, within its limit.
+
+    A chat is a person (their rows, whatever their chat id is today) or a bare ``chat_id`` (a group). It
+    is not another worker's: nobody else is sending to it, nor sent to it more recently than the
+    handover time. No earlier row of the chat waits for a retry (later ones do not overtake it). And
+    fewer than ``per_chat`` rows of the chat are ahead of the candidate for this worker: its own rows
+    being sent, and due rows that come earlier in the chat's order (they are claimed first).
+
+    Each subquery comes twice, once per kind of recipient, chosen by ``CASE``: an ``OR`` of both would
+    keep the databases from using the index on ``person_id`` or ``chat_id`` and read the whole table
+    for every candidate.
+    """
+    h = OUTBOX.alias("h")
+    earlier = tuple_(h.c.priority, h.c.due_at, h.c.id) < tuple_(cols.priority, cols.due_at, cols.id)
+    handover = case(
+        (cols.chat_id < 0, literal(now - group_handover, UTCDateTime)),
+        else_=literal(now - private_handover, UTCDateTime),
+    )
+    taken = or_(
+        and_(h.c.status == OutboxStatus.SENDING, h.c.claimed_by != worker_id),
+        and_(h.c.status == OutboxStatus.SENT, h.c.claimed_by != worker_id, h.c.sent_at > handover),
+        and_(
+            h.c.status == OutboxStatus.PENDING,
+            h.c.due_at <= now,
+            h.c.retry_at > now,
+            or_(h.c.expires_at.is_(None), h.c.expires_at > now),
+            earlier,
+        ),
+    )
+    ahead = or_(
+        and_(h.c.status == OutboxStatus.SENDING, h.c.claimed_by == worker_id),
+        and_(
+            h.c.status == OutboxStatus.PENDING,
+            h.c.due_at <= now,
+            or_(h.c.expires_at.is_(None), h.c.expires_at > now),  # expired rows go nowhere
+            earlier,
+        ),
+    )
+    same_person = h.c.person_id == cols.person_id
+    same_group = and_(h.c.person_id.is_(None), h.c.chat_id == cols.chat_id)
+
+    def per_kind(rule: Any) -> Any:
+        return case(
+            (cols.person_id.is_not(None), exists().where(same_person, rule)),
+            else_=exists().where(same_group, rule),
+        )
+
+    def count_ahead(same: Any) -> Any:
+        # Counting stops at ``per_chat``: a chat with a long backlog costs no more than any other.
+        first = select(literal(1)).select_from(h).where(same, ahead).limit(per_chat).correlate(OUTBOX)
+        return select(func.count()).select_from(first.subquery()).scalar_subquery()
+
+    in_line = case((cols.person_id.is_not(None), count_ahead(same_person)), else_=count_ahead(same_group))
+    return [~per_kind(taken), in_line < per_chat]
+
+
+async def claim_due(
+    session: Session,
+    *,
+    worker_id: str,
+    now: datetime,
+    limit: int,
+    private_handover: timedelta = PRIVATE_HANDOVER,
+    group_handover: timedelta = GROUP_HANDOVER,
+    per_chat: int = PER_CHAT,
+) -> list[OutboxMessage]:
     """Move up to ``limit`` due rows to ``sending`` under this worker's lease and return them.
 
-    Highest priority first, then oldest due time. Expired rows are never claimed (see
-    :func:`expire_late`, which the worker runs first).
+    Highest priority first, then oldest due time, then id. Expired rows are never claimed (see
+    :func:`expire_late`, which the worker runs first), nor rows waiting for a retry, nor rows of a chat
+    another worker holds, nor more than ``per_chat`` rows of one chat at a time (see :func:`_chat_rules`).
     """
+    conn = await session.connection()
+    if conn.dialect.name == "postgresql":
+        # Held until the transaction ends, so the next claim sees this one's rows as taken: two claims at
+        # the same moment could otherwise both find a chat free and share it.
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CLAIM_LOCK})
     # A CTE, not ``id IN (subquery)``: PostgreSQL may run such a subquery more than once and then claims
     # more than ``limit`` rows; a CTE that locks rows is evaluated once.
     candidates = (
         select(cols.id)
         .where(cols.status == OutboxStatus.PENDING, cols.due_at <= now)
         .where(or_(cols.expires_at.is_(None), cols.expires_at > now))
+        .where(or_(cols.retry_at.is_(None), cols.retry_at <= now))
+        .where(*_chat_rules(worker_id, now, private_handover, group_handover, per_chat))
         .order_by(cols.priority, cols.due_at, cols.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's compiler leaves it out
+        # PostgreSQL: rows another transaction is changing (a cancel, a reschedule) are skipped, not
+        # waited for; SQLite's compiler leaves it out.
+        .with_for_update(skip_locked=True, of=OUTBOX)
         .cte("due")
     )
     stmt = (
@@ -159,24 +265,35 @@ async def renew_leases(session: Session, *, worker_id: str, now: datetime) -> in
     return _count(result)
 
 
+async def claimed_ids(session: Session, *, worker_id: str) -> set[int]:
+    """Ids of the rows this worker holds in the database (after an outage: which ones are still its own)."""
+    result = await _execute(
+        session, select(cols.id).where(cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id)
+    )
+    return {int(r[0]) for r in result}
+
+
 async def release_expired_leases(
     session: Session, *, worker_id: str, now: datetime, lease: timedelta, max_attempts: int
 ) -> int:
     """Return rows of a worker that stopped renewing its lease (it crashed) to ``pending``.
 
     Such a row may or may not have reached Telegram before the crash; it is sent again, which is the
-    one place a duplicate can arise. A row that keeps outliving its workers (a poison message) counts
-    an attempt each time and fails after ``max_attempts``. The calling worker's own rows are left alone:
-    it holds them, and renews their lease.
+    one place a duplicate can arise. A row that keeps outliving its workers (a poison message) counts a
+    lease loss each time and fails at the ``max_attempts``-th; the loss is an attempt too. Network errors
+    do not count here (``lease_losses``, not ``attempts``): a row retried through a long outage is not
+    closer to being poison. The calling worker's own rows are left alone: it holds them, and renews
+    their lease.
     """
     stale = cols.status == OutboxStatus.SENDING, cols.claimed_at < now - lease, cols.claimed_by != worker_id
     failed = await _execute(
         session,
         update(OUTBOX)
-        .where(*stale, cols.attempts + 1 >= max_attempts)
+        .where(*stale, cols.lease_losses + 1 >= max_attempts)
         .values(
             status=OutboxStatus.FAILED,
             attempts=cols.attempts + 1,
+            lease_losses=cols.lease_losses + 1,
             last_error="lease expired too often (worker crashed while sending)",
             claimed_at=None,
             claimed_by=None,
@@ -190,6 +307,7 @@ async def release_expired_leases(
         .values(
             status=OutboxStatus.PENDING,
             attempts=cols.attempts + 1,
+            lease_losses=cols.lease_losses + 1,
             last_error=func.coalesce(cols.claimed_by, "") + ": lease expired",
             claimed_at=None,
             claimed_by=None,
@@ -227,7 +345,7 @@ class Outcome:
     status: OutboxStatus
     attempts: int
     last_error: str | None = None
-    due_at: datetime | None = None  # for a retry: when to try again
+    retry_at: datetime | None = None  # for a retry: not before this moment
     sent_at: datetime | None = None
     telegram_message_id: int | None = None
 
@@ -237,34 +355,51 @@ async def record_outcomes(
 ) -> None:
     """Write outcomes of rows this worker holds; a row whose lease went to another worker is left alone.
 
+    A ``sent`` outcome is also written to a row that went back to ``pending`` meanwhile (this worker
+    could not renew its lease through a database outage) and has not been claimed again: it did reach
+    Telegram, and writing so keeps it from being sent twice. A sent row keeps ``claimed_by``: the chat
+    stays with that worker for the handover time (:func:`claim_due`).
+
     One executemany for the whole batch (drivers do not agree on its row count, so none is returned).
     """
     if not outcomes:
         return
     stmt = (
         update(OUTBOX)
-        .where(cols.id == bindparam("_id"), cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id)
+        .where(
+            cols.id == bindparam("_id"),
+            or_(
+                and_(cols.status == OutboxStatus.SENDING, cols.claimed_by == worker_id),
+                and_(
+                    bindparam("_sent") == literal(True),
+                    cols.status == OutboxStatus.PENDING,
+                    cols.claimed_by.is_(None),
+                ),
+            ),
+        )
         .values(
             status=bindparam("_status"),
             attempts=bindparam("_attempts"),
             last_error=bindparam("_last_error"),
-            due_at=func.coalesce(bindparam("_due_at", type_=UTCDateTime), cols.due_at),
+            retry_at=bindparam("_retry_at", type_=UTCDateTime),
             sent_at=bindparam("_sent_at", type_=UTCDateTime),
             telegram_message_id=bindparam("_message_id", type_=BigInteger),
             claimed_at=None,
-            claimed_by=None,
+            claimed_by=bindparam("_claimed_by"),
             updated_at=now,
         )
     )
     params = [
         {
             "_id": o.id,
+            "_sent": o.status == OutboxStatus.SENT,
             "_status": str(o.status),
             "_attempts": o.attempts,
             "_last_error": o.last_error,
-            "_due_at": o.due_at,
+            "_retry_at": o.retry_at,
             "_sent_at": o.sent_at,
             "_message_id": o.telegram_message_id,
+            "_claimed_by": worker_id if o.status == OutboxStatus.SENT else None,
         }
         for o in outcomes
     ]
@@ -345,7 +480,9 @@ async def requeue_failed(session: Session, *, now: datetime) -> int:
         .values(
             status=OutboxStatus.PENDING,
             attempts=0,
+            lease_losses=0,
             due_at=now,
+            retry_at=None,
             claimed_at=None,
             claimed_by=None,
             updated_at=now,
@@ -355,6 +492,10 @@ async def requeue_failed(session: Session, *, now: datetime) -> int:
 
 
 __all__ = [
+    "GROUP_HANDOVER",
+    "HANDOVER_SLACK",
+    "PER_CHAT",
+    "PRIVATE_HANDOVER",
     "OutboxMessage",
     "OutboxStatus",
     "OutboxSummary",
@@ -362,6 +503,7 @@ __all__ = [
     "Priority",
     "Recipient",
     "claim_due",
+    "claimed_ids",
     "expire_late",
     "fail_pending_for_people",
     "mark_blocked",

@@ -1,8 +1,9 @@
 """The delivery worker against the Bot API emulator with its faults on, on SQLite and PostgreSQL.
 
-Timing: the 2,000-recipient check runs at Telegram's real 30/s once (on SQLite, about 70 s) and at a
-raised 300/s on PostgreSQL (about 7 s): the invariants are the same, and the raised rate exercises the
-limiter ten times harder. Everything else uses small counts or a raised limit.
+Timing: the recipients check runs at Telegram's real 30/s for five seconds and at a raised 300/s for
+2,000 recipients: the invariants are the same, and the raised rate exercises the limiter ten times
+harder. Everything else uses small counts or a raised limit. Outages: test_delivery_outages.py; several
+workers: test_delivery_workers.py; the claim's chat rules: test_delivery_claims.py.
 """
 
 from __future__ import annotations
@@ -13,142 +14,25 @@ import itertools
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from aiogram import Bot
-from aiogram.utils.i18n import I18n
-from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.app import create_bot
-from bot.config import Settings, load_settings
-from bot.delivery import DeliveryConfig, DeliveryWorker, RateLimiter, SlidingWindow, run_worker
-from bot.i18n import create_i18n
-from bot.scheduler import create_scheduler
+from bot.config import Settings
+from bot.delivery import RateLimiter, SlidingWindow, run_worker
 from dialogs import outbox
 from dialogs.outbox import Button, Priority
-from emulator import BotAPIEmulator
-from storage import outbox as store
-from storage.db import create_engine, create_sessionmaker
 from storage.models import Person
-from storage.outbox import OutboxMessage, OutboxStatus
-
-ROOT = Path(__file__).resolve().parent.parent
-TOKEN = "123456:TEST-delivery"
-
-
-@dataclass
-class Env:
-    url: str
-    emu: BotAPIEmulator
-    sessions: async_sessionmaker[AsyncSession]
-    bot: Bot
-    i18n: I18n
-
-    def worker(
-        self,
-        rate: float = 300,
-        *,
-        worker_id: str = "w1",
-        now: Callable[[], datetime] | None = None,
-        sessions: async_sessionmaker[AsyncSession] | None = None,
-        **kw: object,
-    ) -> DeliveryWorker:
-        config = DeliveryConfig(worker_id=worker_id, rate_per_second=rate, **kw)  # type: ignore[arg-type]
-        extra = {"now": now} if now else {}
-        return DeliveryWorker(sessions or self.sessions, self.bot, self.i18n, config, **extra)  # type: ignore[arg-type]
-
-
-@contextlib.asynccontextmanager
-async def _env(url: str) -> AsyncIterator[Env]:
-    engine = create_engine(url)
-    async with BotAPIEmulator() as emu:
-        settings = load_settings(Settings, bot_token=TOKEN, telegram_api_url=emu.base_url, database_url=url)
-        bot = create_bot(settings, retry_transient=False)  # the worker's own client, as bot.runtime builds it
-        try:
-            yield Env(url, emu, create_sessionmaker(engine), bot, create_i18n(ROOT / "locales", "de"))
-        finally:
-            await bot.session.close()
-            await engine.dispose()
+from storage.outbox import OutboxStatus
+from tests.delivery_env import ROOT, TOKEN, Env, counts, delivery_env, drain, people, rows, schedule_texts
 
 
 @pytest.fixture
 async def env(migrated_url: str) -> AsyncIterator[Env]:
-    async with _env(migrated_url) as environment:
+    async with delivery_env(migrated_url) as environment:
         yield environment
-
-
-@pytest.fixture
-async def pg_env(postgres_url: str) -> AsyncIterator[Env]:
-    """PostgreSQL only: several workers on several machines share one outbox there."""
-    from storage.migrate import upgrade
-
-    await upgrade(postgres_url)
-    async with _env(postgres_url) as environment:
-        yield environment
-
-
-async def people(
-    env: Env, count: int, *, first_id: int = 10_000, language: str = "de", start: bool = True
-) -> list[Person]:
-    """Persons in the database; with ``start`` also users who wrote /start to the bot in the emulator."""
-    found = [
-        Person(telegram_user_id=user_id, chat_id=user_id, language=language, roles=[])
-        for user_id in range(first_id, first_id + count)
-    ]
-    if start:
-        for person in found:
-            await env.emu.user(person.telegram_user_id or 0, "U", language).send("/start")
-    async with env.sessions() as session:
-        session.add_all(found)
-        await session.commit()
-    return found
-
-
-async def schedule_texts(env: Env, recipients: list[Person], prefix: str = "m", **kw: object) -> None:
-    drafts = [
-        outbox.Draft(key=f"{prefix}:{i}", person_id=p.id, text=f"{prefix}{i}", **kw)  # type: ignore[arg-type]
-        for i, p in enumerate(recipients)
-    ]
-    async with env.sessions() as session:
-        await outbox.schedule_many(session, drafts)
-        await session.commit()
-
-
-async def counts(env: Env) -> dict[str, int]:
-    async with env.sessions() as session:
-        return (await store.summary(session)).counts
-
-
-async def drain(env: Env, *workers: DeliveryWorker, timeout: float = 60) -> None:  # noqa: ASYNC109
-    """Run the workers with their schedulers until nothing is pending or being sent."""
-    schedulers = [create_scheduler(worker=w) for w in workers]
-    for w, s in zip(workers, schedulers, strict=True):
-        await w.start()
-        s.start()
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            c = await counts(env)
-            if not c.get("pending") and not c.get("sending") and all(w.idle for w in workers):
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"not drained in {timeout}s: {c}")
-            await asyncio.sleep(0.05)
-    finally:
-        for w, s in zip(workers, schedulers, strict=True):
-            s.shutdown(wait=False)
-            await w.stop()
-
-
-async def rows(env: Env) -> list[OutboxMessage]:
-    async with env.sessions() as session:
-        return list((await session.exec(select(OutboxMessage).order_by(OutboxMessage.id))).all())  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------------------ limiter
@@ -330,21 +214,16 @@ async def test_chat_not_found_fails_with_reason(env: Env) -> None:
     assert "chat not found" in (row.last_error or "")
 
 
-async def test_server_errors_are_retried_with_backoff_then_given_up(env: Env) -> None:
+async def test_server_errors_are_retried_with_backoff(env: Env) -> None:
+    """A few 502s: each failed send is an attempt, and the rows go out after their backoff.
+    A long outage, the retry horizon and expiry: tests/test_delivery_outages.py."""
     recipients = await people(env, 3)
     await schedule_texts(env, recipients)
     env.emu.faults.server_errors(4, status=502)
     await drain(env, env.worker(backoff_base=0.05))
     assert all(r.status == OutboxStatus.SENT for r in await rows(env))
     assert sum(r.attempts for r in await rows(env)) == 3 + 4
-
-    more = await people(env, 1, first_id=50_000)
-    await schedule_texts(env, more, prefix="x")
-    env.emu.faults.server_errors(100, status=500)
-    await drain(env, env.worker(backoff_base=0.05, max_attempts=3))
-    row = next(r for r in await rows(env) if r.idempotency_key == "x:0")
-    assert row.status == OutboxStatus.FAILED and row.attempts == 3
-    assert "gave up after 3 attempts" in (row.last_error or "")
+    assert sorted(env.emu.stats.per_chat_sends.values()) == [1, 1, 1]
 
 
 async def test_reminder_due_while_stopped_follows_the_late_rule(env: Env) -> None:
@@ -367,24 +246,6 @@ async def test_reminder_due_while_stopped_follows_the_late_rule(env: Env) -> Non
     by_key = {r.idempotency_key: r.status for r in await rows(env)}
     assert by_key == {"booking:1:reminder": OutboxStatus.EXPIRED, "campaign:1:item:1": OutboxStatus.SENT}
     assert [m.text for m in env.emu.user(anna.telegram_user_id or 0).messages] == ["News"]
-
-
-async def test_two_workers_on_one_postgres_outbox_never_send_a_row_twice(pg_env: Env) -> None:
-    env = pg_env
-    env.emu.faults.rate_limits(global_per_second=300, per_chat_per_second=1)
-    recipients = await people(env, 600)
-    await schedule_texts(env, recipients)
-    engine2 = create_engine(env.url)  # a second "machine": its own connection pool
-    try:
-        w1 = env.worker(140, worker_id="a")
-        w2 = env.worker(140, worker_id="b", sessions=create_sessionmaker(engine2))
-        await drain(env, w1, w2)
-    finally:
-        await engine2.dispose()
-    assert sorted(env.emu.stats.per_chat_sends.values()) == [1] * 600
-    assert w1.stats.sent > 50 and w2.stats.sent > 50  # both took part
-    assert w1.stats.sent + w2.stats.sent == 600
-    print(f"\ntwo workers: {w1.stats.sent} + {w2.stats.sent} messages, none twice")
 
 
 def _worker_process(settings: Settings) -> int:

@@ -4,10 +4,14 @@ Each test pins one rule so that a one-line change to the query in ``storage/outb
 release a row, the poison-message threshold, the claim's ORDER BY (seen through a claim smaller than the
 set of due rows, which the re-sort in Python cannot hide), what ``requeue_failed`` resets, and the exact
 instant a lease runs out. Times are explicit ``now=`` arguments: nothing sleeps.
+
+Every row goes to a chat of its own unless a test says otherwise: a chat's rows stay with one worker
+(its order and rate limit; pinned in ``tests/test_delivery_claims.py``), and these rules are about rows.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -41,9 +45,12 @@ async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
         await engine.dispose()
 
 
+_chats = itertools.count(1)
+
+
 def message(key: str, **fields: object) -> OutboxMessage:
-    """A pending row to a group chat, due at ``T0`` unless told otherwise."""
-    values: dict[str, object] = {"idempotency_key": key, "chat_id": -1, "text": key, "due_at": T0}
+    """A pending row to a group chat of its own, due at ``T0`` unless told otherwise."""
+    values: dict[str, object] = {"idempotency_key": key, "chat_id": -next(_chats), "text": key, "due_at": T0}
     values.update(fields)
     return OutboxMessage.model_validate(values)
 
@@ -132,44 +139,53 @@ async def test_renew_leases_renews_only_the_callers_rows(sessions: async_session
 
 
 async def test_poison_row_fails_exactly_at_the_threshold(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Lost leases count, not attempts: a row retried through a Telegram outage is no closer to poison."""
     assert MAX_ATTEMPTS >= 2
     # Rows that have outlived a crashed worker N-2, N-1 and N times before this crash.
     below, at_threshold, beyond = MAX_ATTEMPTS - 2, MAX_ATTEMPTS - 1, MAX_ATTEMPTS
     await add(
         sessions,
-        message("below", attempts=below),
-        message("threshold", attempts=at_threshold),
-        message("beyond", attempts=beyond),
+        message("below", lease_losses=below, attempts=below),
+        message("threshold", lease_losses=at_threshold, attempts=at_threshold),
+        message("beyond", lease_losses=beyond, attempts=beyond),
+        # Many attempts (network errors, 5xx) and no lost lease: one crash does not fail it.
+        message("outage", lease_losses=0, attempts=3 * MAX_ATTEMPTS),
     )
-    assert sorted(await claim(sessions, "crashed", at(0), 10)) == ["below", "beyond", "threshold"]
+    claimed = await claim(sessions, "crashed", at(0), 10)
+    assert sorted(claimed) == ["below", "beyond", "outage", "threshold"]
     async with sessions() as session:
         released = await store.release_expired_leases(
             session, worker_id="w", now=at(5), lease=LEASE, max_attempts=MAX_ATTEMPTS
         )
         await session.commit()
-    assert released == 3
+    assert released == 4
     rows = await snapshot(sessions)
-    # One lease short of the threshold: pending again, with one attempt more.
-    assert (rows["below"].status, rows["below"].attempts) == (OutboxStatus.PENDING, MAX_ATTEMPTS - 1)
+    # One lease short of the threshold: pending again, with one lost lease (and attempt) more.
+    assert (rows["below"].status, rows["below"].lease_losses) == (OutboxStatus.PENDING, MAX_ATTEMPTS - 1)
+    assert rows["below"].attempts == MAX_ATTEMPTS - 1
     assert rows["below"].last_error == "crashed: lease expired"
-    # This expiry is attempt number MAX_ATTEMPTS: failed now, not one expiry later.
+    assert (rows["outage"].status, rows["outage"].lease_losses) == (OutboxStatus.PENDING, 1)
+    assert rows["outage"].attempts == 3 * MAX_ATTEMPTS + 1
+    # This expiry is lost lease number MAX_ATTEMPTS: failed now, not one expiry later.
     for key in ("threshold", "beyond"):
         assert rows[key].status == OutboxStatus.FAILED
         assert rows[key].last_error == "lease expired too often (worker crashed while sending)"
         assert rows[key].claimed_by is None and rows[key].claimed_at is None
+    assert rows["threshold"].lease_losses == MAX_ATTEMPTS and rows["beyond"].lease_losses == MAX_ATTEMPTS + 1
     assert rows["threshold"].attempts == MAX_ATTEMPTS and rows["beyond"].attempts == MAX_ATTEMPTS + 1
 
     # The row that was one short crashes its next worker too: now it reaches the threshold and fails.
-    assert await claim(sessions, "crashed-again", at(6), 10) == ["below"]
+    assert sorted(await claim(sessions, "crashed-again", at(6), 10)) == ["below", "outage"]
     async with sessions() as session:
         released = await store.release_expired_leases(
             session, worker_id="w", now=at(10), lease=LEASE, max_attempts=MAX_ATTEMPTS
         )
         await session.commit()
-    assert released == 1
-    row = (await snapshot(sessions))["below"]
-    assert (row.status, row.attempts) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
-    assert await claim(sessions, "w", at(10), 10) == []
+    assert released == 2
+    rows = await snapshot(sessions)
+    assert (rows["below"].status, rows["below"].lease_losses) == (OutboxStatus.FAILED, MAX_ATTEMPTS)
+    assert (rows["outage"].status, rows["outage"].lease_losses) == (OutboxStatus.PENDING, 2)
+    assert await claim(sessions, "w", at(10), 10) == ["outage"]
 
 
 # ------------------------------------------------------------------------- 3. the claim's ORDER BY
@@ -227,7 +243,7 @@ async def test_requeue_failed_gives_failed_rows_a_fresh_start(
     failed = {"status": OutboxStatus.FAILED, "last_error": "gave up after 5 attempts: 502"}
     await add(
         sessions,
-        message("failed-a", attempts=MAX_ATTEMPTS, due_at=at(-60), **failed),
+        message("failed-a", attempts=MAX_ATTEMPTS, lease_losses=2, due_at=at(-60), retry_at=at(-50), **failed),
         message("failed-b", attempts=1, due_at=at(30), **failed),
         message("sent", status=OutboxStatus.SENT, attempts=1, sent_at=at(0)),
         message("cancelled", status=OutboxStatus.CANCELLED, attempts=0),
@@ -242,6 +258,7 @@ async def test_requeue_failed_gives_failed_rows_a_fresh_start(
     for key in ("failed-a", "failed-b"):
         row = rows[key]
         assert (row.status, row.attempts, row.due_at) == (OutboxStatus.PENDING, 0, now)
+        assert (row.lease_losses, row.retry_at) == (0, None)
         assert (row.claimed_by, row.claimed_at, row.updated_at) == (None, None, now)
         assert row.last_error == "gave up after 5 attempts: 502"  # kept: why it failed last time
     assert {k: (r.status, r.attempts) for k, r in rows.items() if not k.startswith("failed")} == {
