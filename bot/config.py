@@ -66,6 +66,8 @@ class Settings(DatabaseSettings):
     # Network errors and 5xx are retried until a message's expires_at or, without one, this long after it was due.
     delivery_retry_horizon_hours: float = Field(default=24.0, gt=0)
     retention_months: int = Field(default=12, ge=1, le=120)  # erase people silent this long
+    #: Booking a hospitation closes, and cancelling in the bot stops, this long before the start.
+    booking_cutoff_hours: float = Field(default=12, ge=0, le=24 * 14)
 
     @field_validator("bot_token")
     @classmethod

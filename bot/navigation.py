@@ -92,6 +92,15 @@ class Navigation:
     async def send_menu(self, message: Message, person: Person) -> None:
         await message.answer(self.menu_text(person), reply_markup=self.menu_keyboard(person))
 
+    async def open_entry(
+        self, action: str, message: Message, person: Person, session: AsyncSession, manager: DialogManager
+    ) -> bool:
+        entry = self.entries.get(action)
+        if entry is None or not entry.visible(person):
+            return False
+        await entry.open(Tap(message, person, session, manager, manager.middleware_data))
+        return True
+
     # --- what comes next ----------------------------------------------------------------------------------
 
     async def resume_for(self, session: AsyncSession, person: Person, data: dict[str, Any]) -> Resume | None:

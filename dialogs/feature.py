@@ -150,6 +150,9 @@ class AppSettings(Protocol):
     @property
     def coordinator_ids(self) -> frozenset[int]: ...
 
+    @property
+    def booking_cutoff_hours(self) -> float: ...
+
 
 class Navigator(Protocol):
     """The runtime's "what next" rule, handed to features as ``navigator`` (they may not import ``bot``)."""
@@ -161,6 +164,12 @@ class Navigator(Protocol):
 
     async def send_menu(self, message: Message, person: Person) -> None:
         """Show the person's menu."""
+
+    async def open_entry(
+        self, action: str, message: Message, person: Person, session: AsyncSession, manager: DialogManager
+    ) -> bool:
+        """Open another feature's menu entry by its action (roles checked), so that features link to each
+        other without importing each other's flows; False if there is none or it is not for this person."""
 
 
 def navigator_of(data: Mapping[str, Any]) -> Navigator:

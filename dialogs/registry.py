@@ -8,6 +8,7 @@ language before registration, registration before the check). The menu orders it
 
 from __future__ import annotations
 
+from dialogs.booking.feature import feature as booking
 from dialogs.check.feature import feature as check
 from dialogs.feature import Feature
 from dialogs.language.feature import feature as language
@@ -16,4 +17,4 @@ from dialogs.onboarding.feature import feature as onboarding
 from dialogs.overview.feature import feature as overview
 from dialogs.privacy.feature import feature as privacy
 
-FEATURES: tuple[Feature, ...] = (language, onboarding, privacy, check, offers, overview)
+FEATURES: tuple[Feature, ...] = (language, onboarding, privacy, check, booking, offers, overview)

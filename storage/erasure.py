@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from sqlalchemy import Table, delete, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Person, SQLModel
+
+#: Run before a person's rows are deleted, for what a plain delete would leave wrong (a table module adds
+#: its own: the booking tables give the person's places back to their slots).
+BEFORE_ERASE: list[Callable[[AsyncSession, int], Awaitable[None]]] = []
 
 
 def tables_referencing_person() -> list[tuple[Table, str, bool]]:
@@ -29,6 +35,8 @@ async def erase_person_rows(session: AsyncSession, person_id: int) -> None:
 
     Does not commit: the caller's unit of work decides.
     """
+    for hook in BEFORE_ERASE:
+        await hook(session, person_id)
     for table, column, keep in tables_referencing_person():
         if keep:
             await session.exec(update(table).where(table.c[column] == person_id).values({column: None}))

@@ -477,6 +477,15 @@ async def on_menu(query: CallbackQuery, _button: Button, manager: DialogManager)
         await navigator_of(manager.middleware_data).send_menu(query.message, manager.middleware_data["person"])
 
 
+async def on_offers(query: CallbackQuery, _button: Button, manager: DialogManager) -> None:
+    """The next step after the result: the hospitation offers that fit (another feature's menu entry)."""
+    session, person, _content = _deps(manager)
+    if not isinstance(query.message, Message):
+        return
+    if not await navigator_of(manager.middleware_data).open_entry("offers", query.message, person, session, manager):
+        await query.answer(_("🚫 This is not available for you."))
+
+
 async def send_participant_pdf(
     message: Message, session: AsyncSession, person: Person, content: CheckContent, i18n: I18n
 ) -> None:
@@ -565,6 +574,7 @@ dialog = Dialog(
     ),
     Screen(
         Format("{text}"),
+        Button(T(N_("🏭 See offers")), id="offers", on_click=on_offers),
         Button(T(N_("📄 My result as PDF")), id="pdf", on_click=on_pdf),
         Button(T(N_("✏️ Change my answers")), id="revise", on_click=on_revise),
         SwitchTo(T(N_("🔄 Start again")), id="result_restart", state=CheckSG.restart),

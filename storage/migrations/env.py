@@ -8,6 +8,7 @@ import os
 from alembic import context
 from sqlalchemy.engine import Connection
 
+import storage.booking
 import storage.check
 import storage.companies
 import storage.models

@@ -1,0 +1,1 @@
+"""Hospitation booking: offers that fit, a calendar of free days, reminders, attendance and feedback."""
