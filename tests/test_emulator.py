@@ -781,7 +781,8 @@ async def test_ack_means_handled_over_a_webhook() -> None:
 # --------------------------------------------------------------------------- efficiency
 
 
-async def test_two_thousand_sends_at_speed(emu: BotAPIEmulator, bot: Bot) -> None:
+async def test_two_thousand_sends_arrive_once_each(emu: BotAPIEmulator, bot: Bot) -> None:
+    """Many concurrent sends are each stored once, in each chat's order (the rate is bench/delivery.py's)."""
     users = [emu.user(10_000 + n) for n in range(200)]
     for user in users:
         await user.send("/start")
@@ -792,12 +793,9 @@ async def test_two_thousand_sends_at_speed(emu: BotAPIEmulator, bot: Bot) -> Non
         async with semaphore:
             await bot.send_message(10_000 + n % 200, f"message {n}")
 
-    started = time.monotonic()
     await asyncio.gather(*(send(n) for n in range(2000)))
-    elapsed = time.monotonic() - started
     assert emu.stats.sends_ok == 2000
-    assert len(users[0].messages) == 10
-    assert 2000 / elapsed > 300, f"only {2000 / elapsed:.0f} messages/s"
+    assert [m.text for m in users[0].messages] == [f"message {n}" for n in range(0, 2000, 200)]
 
 
 # --------------------------------------------------------------------------- structure
