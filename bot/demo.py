@@ -249,8 +249,11 @@ class Demo:
         unseen = persona.unseen()
         persona.user.take_new()  # printed below as they are now, edits included
         self.out(f"— You are now {persona.title}. Their chat:")
-        if not unseen and persona.user.messages:
-            unseen = persona.user.messages[-1:]  # nothing new: the newest message again, with its buttons
+        buttons = next((m for m in reversed(persona.user.messages) if m.buttons), None)
+        if buttons is not None and all(m.message_id != buttons.message_id for m in unseen):
+            unseen = [buttons, *unseen]  # the buttons a number presses, again, above what is new
+        elif not unseen and persona.user.messages:
+            unseen = persona.user.messages[-1:]  # nothing new: the newest message again
         if not unseen:
             self.out("   (no messages yet: send /start)")
         for message in unseen:
