@@ -19,7 +19,7 @@ from enum import StrEnum
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, update
+from sqlalchemy import String, cast, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -399,7 +399,10 @@ async def _company_members(session: AsyncSession, company_id: int) -> Sequence[P
 
 
 async def coordinators(session: AsyncSession) -> list[Person]:
-    rows = await session.exec(select(Person))
+    """Everyone with the coordinator role: the JSON list of roles, searched as text on both backends."""
+    rows = await session.exec(
+        select(Person).where(cast(col(Person.roles), String).contains(f'"{Role.COORDINATOR.value}"'))
+    )
     return [p for p in rows.all() if p.has_role(Role.COORDINATOR)]
 
 
