@@ -717,8 +717,14 @@ class DeliveryWorker:
                 self._outcome(job.row, OutboxStatus.FAILED, job.row.attempts + 1, f"cannot render: {exc!r}")
                 self._chat_done(job.chat_id)
                 continue
-            await self.limiter.acquire_global()
-            await self._semaphore.acquire()
+            try:
+                await self.limiter.acquire_global()
+                await self._semaphore.acquire()
+            except asyncio.CancelledError:
+                # stop() cancels the loop here; the job is out of its chat queue already, so stop() would
+                # not find it to hand back, and the row would sit in `sending` until its lease ran out.
+                self._hand_back(job, "released at shutdown")
+                raise
             if self._database.active or self._leases_doubtful():  # went away while this one waited
                 self._semaphore.release()
                 heapq.heappush(self._queues.setdefault(job.chat_id, []), job)
