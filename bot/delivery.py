@@ -371,6 +371,7 @@ class DeliveryWorker:
         self._db_retry: asyncio.TimerHandle | None = None
         self._confirmed_at = time.monotonic()  # when the database last confirmed this worker's leases
         self._takeover_after = 0.0  # time.monotonic() from which other workers' lapsed leases are taken over
+        self._housekeeping_at = 0.0  # time.monotonic() of the next expiry and lease check (once a second)
         self._leases_confirmed = asyncio.Event()
         # Another worker may take a chat this long after this one's last message to it (storage/outbox.py).
         self._handover = (
@@ -544,10 +545,14 @@ class DeliveryWorker:
         # Room is counted in chats: a chat's second row waits for the first and takes nobody's turn.
         room = min(self.config.claim_size, self.config.buffer - len(self._queues.keys() | self._busy))
         ours: set[int] | None = None
+        # Late rows and lapsed leases once a second, not in every round: at a high rate the worker claims
+        # several times a second, and these read every pending or sending row.
+        housekeeping = time.monotonic() >= self._housekeeping_at
         async with self.sessionmaker() as session:
-            expired = await store.expire_late(session, now=now)
-            released = 0
-            if not self._database.active and time.monotonic() >= self._takeover_after:
+            expired = released = 0
+            if housekeeping:
+                expired = await store.expire_late(session, now=now)
+            if housekeeping and not self._database.active and time.monotonic() >= self._takeover_after:
                 released = await store.release_expired_leases(
                     session,
                     worker_id=self.config.worker_id,
@@ -571,6 +576,8 @@ class DeliveryWorker:
                 )
             people = await store.recipients(session, (r.person_id for r in rows if r.person_id is not None))
             await session.commit()
+        if housekeeping:
+            self._housekeeping_at = time.monotonic() + TICK_HINT
         if expired or released:
             log.info("outbox: %d rows expired (late rule), %d returned from dead workers", expired, released)
         if ours is not None:

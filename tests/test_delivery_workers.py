@@ -32,14 +32,17 @@ async def pg_env(postgres_url: str) -> AsyncIterator[Env]:
 @pytest.mark.parametrize("workers", [2, 4])
 async def test_several_workers_keep_each_chats_order_and_limits(pg_env: Env, workers: int) -> None:
     env = pg_env
-    limit, chats, rounds = 200, 100, 3
+    # More chats than one worker holds (1.5 s of its rate), so that none can take them all.
+    limit, chats, rounds = 200, 200, 3
     env.emu.faults.rate_limits(global_per_second=limit, per_chat_per_second=1, per_group_per_minute=20)
     recipients = await people(env, chats)
     await schedule_rounds(env, recipients, rounds)
     engines = [create_engine(env.url) for _ in range(workers)]  # each its own pool, as on its own machine
     try:
+        # Shares adding up to 90 % of the limit: several senders' jitter adds up, and this test is about
+        # chats (a worker that took the whole limit as its own would still be refused at once).
         crew = [
-            env.worker(limit / workers, worker_id=f"w{i}", sessions=create_sessionmaker(engine))
+            env.worker(0.9 * limit / workers, worker_id=f"w{i}", sessions=create_sessionmaker(engine))
             for i, engine in enumerate(engines)
         ]
         await drain(env, *crew, timeout=30)
