@@ -72,12 +72,17 @@ def is_database_outage(exc: BaseException) -> bool:
 
 def where(exc: BaseException) -> str:
     """The innermost frame of our own code: ``dialogs/check/flow.py:312 on_free_text``."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(_OURS)]
-    if not frames:
-        return "outside our code"
-    frame = frames[-1]
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if f.filename.startswith(_OURS)]
     root = Path(__file__).resolve().parent.parent
-    return f"{Path(frame.filename).resolve().relative_to(root)}:{frame.lineno} {frame.name}"
+    ours = (
+        f"{Path(frames[-1].filename).resolve().relative_to(root)}:{frames[-1].lineno} {frames[-1].name}"
+        if frames else "outside our code"
+    )
+    if every and (not frames or every[-1] is not frames[-1]):  # raised inside a library: say where, too
+        inner = every[-1]
+        return f"{ours} (raised in {Path(inner.filename).name}:{inner.lineno} {inner.name})"
+    return ours
 
 
 def frames_only(exc: BaseException) -> str:

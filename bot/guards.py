@@ -37,6 +37,7 @@ TEXT_MAX = 4096
 # C0 and C1 control characters except tab and newline, and the non-characters PostgreSQL refuses (NUL).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
+STALE = N_("This button is no longer valid. Please use the newest message.")
 PRIVATE_ONLY = N_("🔒 I answer only in a private chat, so that your data stays private. Please write to me there.")
 OPEN_PRIVATE = N_("💬 Open the private chat")
 
@@ -83,6 +84,10 @@ class PrivateChatsOnly(BaseMiddleware):
 
     async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
         chat: Chat | None = data.get("event_chat")
+        if isinstance(event, Update) and event.callback_query is not None and _not_ours(event.callback_query):
+            # No message (an inline message's button) or no data (a game button): nothing of ours was pressed.
+            await event.callback_query.answer(_(STALE), show_alert=True)
+            return None
         if not is_group(chat) or not isinstance(event, Update):
             return await handler(event, data)
         bot: Bot = data["bot"]
@@ -93,6 +98,11 @@ class PrivateChatsOnly(BaseMiddleware):
             button = InlineKeyboardButton(text=_(OPEN_PRIVATE), url=f"https://t.me/{me}")
             await event.message.reply(_(PRIVATE_ONLY), reply_markup=InlineKeyboardMarkup(inline_keyboard=[[button]]))
         return None
+
+
+def _not_ours(query: CallbackQuery) -> bool:
+    """A button this bot cannot have sent: it sends no inline-mode messages and no buttons without data."""
+    return query.message is None or query.data is None
 
 
 def is_group(chat: Chat | None) -> bool:

@@ -7,6 +7,7 @@ same things are in ``feature.py``.
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 from aiogram import Router
 from aiogram.filters import Command
@@ -16,6 +17,7 @@ from aiogram.utils.i18n import I18n
 from aiogram.utils.i18n import gettext as _
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 from aiogram_dialog import DialogManager
+from pydantic import Field
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.check import CheckContent, load_content
@@ -40,7 +42,8 @@ others_router = Router(name="check_others")  # last of the three: whoever the tw
 
 
 class CheckProfileCB(CallbackData, prefix="chkp"):
-    assessment_id: int
+    # Bounded to the database's integer: a forged id beyond it is a stale button, not a database error.
+    assessment_id: Annotated[int, Field(ge=1, le=2**31 - 1)]
 
 
 async def open_check(
