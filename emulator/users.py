@@ -86,9 +86,11 @@ class ScriptedUser:
         self.update_ids.append(update_id)
         return update_id
 
-    async def _post(self, content: JSON) -> int:
-        chat = self._chat
-        chat.started = True
+    async def _post(self, content: JSON, chat: ChatState | None = None) -> int:
+        """Post a message as this user into ``chat`` (their private chat by default)."""
+        if chat is None:
+            chat = self._chat
+            chat.started = True
         message: JSON = {
             "message_id": chat.new_message_id(),
             "from": self.user,
@@ -107,18 +109,7 @@ class ScriptedUser:
 
     async def send_in_group(self, chat_id: int, text: str) -> int:
         """Send a text into the group ``chat_id`` (registered with ``emu.group``) as this user."""
-        chat = self._state.chats[chat_id]
-        message: JSON = {
-            "message_id": chat.new_message_id(),
-            "from": self.user,
-            "chat": chat.chat,
-            "date": int(time.time()),
-            **_text_content(text),
-        }
-        chat.user_messages[message["message_id"]] = message
-        self._enqueue({"message": message})
-        await asyncio.sleep(0)
-        return int(message["message_id"])
+        return await self._post(_text_content(text), self._state.chats[chat_id])
 
     async def press_in_group(self, chat_id: int, callback_data: str, message_id: int | None = None) -> str:
         """Press a button with ``callback_data`` on a bot message in the group (the newest one if no id)."""
