@@ -104,7 +104,7 @@ async def runtime(settings: Settings, *, features: Sequence[Feature] = FEATURES)
     for feature in features:
         for job in feature.jobs:
             add_cron_job(scheduler, job.job, job_id=job.id, cron=job.cron, **job.build(services))
-    dp["delivery"] = delivery  # a handler that committed an urgent outbox row may call delivery.wake()
+    dp["delivery"] = delivery  # the update middleware wakes it after committing a row due now
     try:
         await set_commands(bot, dp, i18n)
         if delivery is not None:
