@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -80,6 +81,18 @@ async def migrated_url(database_url: str) -> str:
 
     await upgrade(database_url)
     return database_url
+
+
+@pytest.fixture
+async def sessions(migrated_url: str) -> AsyncIterator[Any]:
+    """A session factory on a migrated database of each backend, disposed afterwards."""
+    from storage.db import create_engine, create_sessionmaker
+
+    engine = create_engine(migrated_url)
+    try:
+        yield create_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

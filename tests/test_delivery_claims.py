@@ -8,16 +8,13 @@ at most ``PER_CHAT`` rows of a chat; a ``sent`` outcome still lands on a row tha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import outbox as store
-from storage.db import create_engine, create_sessionmaker
 from storage.models import Person
 from storage.outbox import OutboxMessage, OutboxStatus, Outcome, Priority
 
@@ -27,15 +24,6 @@ LEASE = timedelta(seconds=60)
 
 def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
-
-
-@pytest.fixture
-async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(migrated_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def person(sessions: async_sessionmaker[AsyncSession], user_id: int) -> int:

@@ -12,17 +12,14 @@ Every row goes to a chat of its own unless a test says otherwise: a chat's rows 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.config import Settings
 from storage import outbox as store
-from storage.db import create_engine, create_sessionmaker
 from storage.outbox import OutboxMessage, OutboxStatus, Priority
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -34,15 +31,6 @@ MAX_ATTEMPTS: int = Settings.model_fields["delivery_max_attempts"].default
 
 def at(minutes: float) -> datetime:
     return T0 + timedelta(minutes=minutes)
-
-
-@pytest.fixture
-async def sessions(migrated_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(migrated_url)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 _chats = itertools.count(1)
