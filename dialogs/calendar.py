@@ -1,5 +1,6 @@
-"""aiogram-dialog's ``Calendar`` in the person's language: month and weekday names from Babel (CLDR), days
-from today to the end of the month of the last marked day, the marked days (free places) shown with ✅.
+"""aiogram-dialog's ``Calendar`` in the person's language, shared by the features that ask for a day: month
+and weekday names from Babel (CLDR), no day before today; with ``marked``, days up to the end of the month of
+the last marked day and the marked days (free places) shown with ✅, else a year ahead.
 
 aiogram-dialog renders names with ``strftime``, which speaks the server's locale for everybody; here every
 label is a Babel text in the locale of the update (``middleware_data["locale"]``), so an Arabic participant
@@ -77,19 +78,20 @@ class _DaysView(CalendarDaysView):
 
 
 class LocalCalendar(Calendar):
-    """A calendar of days with ✅ on the days the window's getter lists under ``marked`` (ISO dates).
+    """A calendar of days, with ✅ on the days the window's getter lists under ``marked`` (ISO dates) if given.
 
     ``hint``: the msgid answered to a press on anything that is not a day.
     """
 
-    def __init__(self, id: str, on_click: Any, *, marked: str, hint: str, when: Any = None) -> None:
+    def __init__(self, id: str, on_click: Any, *, hint: str, marked: str | None = None, when: Any = None) -> None:
         self.marked = marked
         self.hint = hint
         super().__init__(id=id, on_click=on_click, when=when)
 
     def _day(self, data: dict[str, Any], _locale_code: str) -> str:
         day: date = data["date"]
-        return f"✅{day.day}" if day.isoformat() in data["data"].get(self.marked, ()) else str(day.day)
+        marked = data["data"].get(self.marked, ()) if self.marked else ()
+        return f"✅{day.day}" if day.isoformat() in marked else str(day.day)
 
     def _init_views(self) -> dict[CalendarScope, CalendarScopeView]:
         days = _DaysView(
@@ -106,6 +108,9 @@ class LocalCalendar(Calendar):
     async def _get_user_config(self, data: dict[str, Any], manager: DialogManager) -> CalendarUserConfig:
         zone = ZoneInfo(manager.middleware_data["settings"].timezone)
         today = datetime.now(zone).date()
+        if self.marked is None:  # any day: a year ahead
+            return CalendarUserConfig(firstweekday=0, timezone=cast(Any, zone), min_date=today,
+                                      max_date=today + timedelta(days=366))
         marked = sorted(data.get(self.marked, ()))
         last = max(today, date.fromisoformat(marked[-1]) if marked else today)
         end_of_month = (last.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)

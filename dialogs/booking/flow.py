@@ -31,7 +31,6 @@ from babel.dates import format_date, format_time
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from dialogs.booking.ics import event_file
-from dialogs.booking.local_calendar import LocalCalendar
 from dialogs.booking.matching import Reason
 from dialogs.booking.service import (
     BookingView,
@@ -50,6 +49,7 @@ from dialogs.booking.service import (
     reschedule,
     upcoming,
 )
+from dialogs.calendar import LocalCalendar
 from dialogs.check.content import CheckContent, load_content
 from dialogs.check.scoring import Profile
 from dialogs.check.service import latest_completed, reason_lines, stored_profile

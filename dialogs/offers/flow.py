@@ -26,20 +26,13 @@ from aiogram.utils.i18n import get_i18n
 from aiogram.utils.i18n import gettext as _
 from aiogram_dialog import ChatEvent, Dialog, DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Calendar, Column, Group, Row, ScrollingGroup, Select, SwitchTo
-from aiogram_dialog.widgets.kbd.calendar_kbd import (
-    CalendarDaysView,
-    CalendarMonthView,
-    CalendarScope,
-    CalendarScopeView,
-    CalendarUserConfig,
-    CalendarYearsView,
-    ManagedCalendar,
-)
-from aiogram_dialog.widgets.text import Format, Text
+from aiogram_dialog.widgets.kbd import Button, Column, Group, Row, ScrollingGroup, Select, SwitchTo
+from aiogram_dialog.widgets.kbd.calendar_kbd import ManagedCalendar
+from aiogram_dialog.widgets.text import Format
 from babel.dates import format_date, format_skeleton
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from dialogs.calendar import LocalCalendar
 from dialogs.check.content import load_content
 from dialogs.errors import InvalidAnswer
 from dialogs.feature import navigator_of
@@ -54,6 +47,9 @@ from storage.models import Person, Role
 from storage.types import utcnow
 
 __all__ = ["OffersSG", "StaffOnly", "dialog", "open_offers_admin"]
+
+
+DAY_PROMPT = N_("📅 Which day? If it repeats every week: the first day.")
 
 
 class OffersSG(StatesGroup):
@@ -200,44 +196,6 @@ def _int(value: object) -> int | None:
 
 def _short(text: str, size: int = 40) -> str:
     return text if len(text) <= size else text[: size - 1] + "…"
-
-
-class DateText(Text):
-    """A date in the reader's language (Babel pattern), for the calendar's month and day names."""
-
-    def __init__(self, pattern: str, template: str = "{}") -> None:
-        super().__init__()
-        self.pattern = pattern
-        self.template = template
-
-    async def _render_text(self, data: dict[str, Any], manager: DialogManager) -> str:
-        return self.template.format(format_date(data["date"], self.pattern, locale=_locale()))
-
-
-class LocalCalendar(Calendar):
-    """aiogram-dialog's calendar with month and weekday names in the reader's language, weeks from Monday,
-    today in the programme's time zone, and no day before it."""
-
-    def _init_views(self) -> dict[CalendarScope, CalendarScopeView]:
-        make = self._item_callback_data
-        return {
-            CalendarScope.DAYS: CalendarDaysView(
-                make, weekday_text=DateText("EEEEEE"), header_text=DateText("LLLL y", "🗓 {}"),
-                prev_month_text=DateText("LLLL", "« {}"), next_month_text=DateText("LLLL", "{} »"),
-            ),
-            CalendarScope.MONTHS: CalendarMonthView(
-                make, month_text=DateText("LLL"), this_month_text=DateText("LLL", "[ {} ]"),
-                header_text=DateText("y", "🗓 {}"),
-            ),
-            CalendarScope.YEARS: CalendarYearsView(make),
-        }
-
-    async def _get_user_config(self, data: dict[str, Any], manager: DialogManager) -> CalendarUserConfig:
-        zone = ZoneInfo(_timezone(manager))
-        today = datetime.now(zone).date()
-        return CalendarUserConfig(
-            firstweekday=0, timezone=zone, min_date=today, max_date=today + timedelta(days=366),  # type: ignore[arg-type]
-        )
 
 
 # --- entry -------------------------------------------------------------------------------------------
@@ -959,8 +917,8 @@ dialog = Dialog(
         shows=lambda data: data["shows"],
     ),
     Screen(
-        T(N_("📅 Which day? If it repeats every week: the first day.")),
-        LocalCalendar(id="cal", on_click=on_day),
+        T(DAY_PROMPT),
+        LocalCalendar("cal", on_day, hint=DAY_PROMPT),
         Button(T(BACK), id="slot_back", on_click=on_slot_back),
         ANY_MESSAGE,
         state=OffersSG.day,
